@@ -1,0 +1,149 @@
+"""Activation functions, their derivatives and their gain bound gamma = sup |f'(x)|.
+
+Every activation has an integer code (passed to kernels, never a jitted function: that
+would make each call a cache miss).  Derivatives are written from the saved *output*
+y = f(z), which every kernel keeps anyway:
+
+==========  ===============================  ==========================  ===========
+name        f(z)                             f'(z) from y = f(z)          gamma
+==========  ===============================  ==========================  ===========
+identity    z                                1                            1
+sigmoid     1 / (1 + e^-z)  (stable form)    y (1 - y)                    1/4 at z=0
+tanh        tanh z                           1 - y^2                      1 at z=0
+relu        max(z, 0)                        1 if y > 0 else 0            1
+leaky_relu  z if z > 0 else 0.01 z           1 if y > 0 else 0.01         1
+elu         z if z > 0 else e^z - 1          1 if y > 0 else y + 1        1
+selu        s z if z > 0 else s a (e^z - 1)  s if y > 0 else y + s a      s a ~ 1.7581
+softplus    log(1 + e^z)   (stable form)     1 - e^-y  (= sigmoid(z))     1 (sup)
+==========  ===============================  ==========================  ===========
+
+Conventions: ReLU'(0) = 0 (and leaky/ELU/SELU take their left branch at 0), matching
+PyTorch.  Recovering f' from y is exact for every row above because each f is strictly
+monotone or, for ReLU, zero exactly where its derivative is taken to be zero.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from kernels.config import JIT_OPTIONS
+
+IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, ELU, SELU, SOFTPLUS = range(8)
+
+ACTIVATIONS = {
+    "identity": IDENTITY,
+    "sigmoid": SIGMOID,
+    "tanh": TANH,
+    "relu": RELU,
+    "leaky_relu": LEAKY_RELU,
+    "elu": ELU,
+    "selu": SELU,
+    "softplus": SOFTPLUS,
+}
+
+LEAKY_SLOPE = 0.01
+ELU_ALPHA = 1.0
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+
+# sup over z of |f'(z)|: the gamma of Pascanu et al. (2013).
+GAMMA = {
+    "identity": 1.0,
+    "sigmoid": 0.25,
+    "tanh": 1.0,
+    "relu": 1.0,
+    "leaky_relu": 1.0,
+    "elu": ELU_ALPHA,
+    "selu": SELU_SCALE * SELU_ALPHA,
+    "softplus": 1.0,
+}
+
+# Activations whose units can be exactly dead (derivative 0 on a half-line).
+RELU_FAMILY = ("relu",)
+
+
+def activation_code(name: str) -> int:
+    """Return the kernel code of activation ``name``; ValueError lists the valid names."""
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(
+            f"unknown activation {name!r}; valid: {', '.join(sorted(ACTIVATIONS))}"
+        )
+    return ACTIVATIONS[name]
+
+
+@njit(**JIT_OPTIONS)
+def activate(code, z):
+    """f(z) for activation ``code`` on one scalar; stable for |z| up to float range."""
+    if code == TANH:
+        return math.tanh(z)
+    if code == SIGMOID:
+        # Two branches so exp never sees a large positive argument.
+        if z >= 0.0:
+            return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(z)
+        return e / (1.0 + e)
+    if code == RELU:
+        return z if z > 0.0 else 0.0 * z  # 0 * z keeps NaN a NaN
+    if code == LEAKY_RELU:
+        return z if z > 0.0 else LEAKY_SLOPE * z
+    if code == ELU:
+        return z if z > 0.0 else ELU_ALPHA * math.expm1(z)
+    if code == SELU:
+        return SELU_SCALE * z if z > 0.0 else SELU_SCALE * SELU_ALPHA * math.expm1(z)
+    if code == SOFTPLUS:
+        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow, exact for tiny e^z.
+        return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+    return z
+
+
+@njit(**JIT_OPTIONS)
+def derivative_from_output(code, y):
+    """f'(z) written from the output y = f(z) of activation ``code`` (see module table)."""
+    if code == TANH:
+        return 1.0 - y * y
+    if code == SIGMOID:
+        return y * (1.0 - y)
+    if code == RELU:
+        return 1.0 if y > 0.0 else 0.0  # ReLU'(0) = 0
+    if code == LEAKY_RELU:
+        return 1.0 if y > 0.0 else LEAKY_SLOPE
+    if code == ELU:
+        return 1.0 if y > 0.0 else y + ELU_ALPHA
+    if code == SELU:
+        return SELU_SCALE if y > 0.0 else y + SELU_SCALE * SELU_ALPHA
+    if code == SOFTPLUS:
+        return -math.expm1(-y)  # 1 - e^-y without cancellation for small y
+    return 1.0
+
+
+@njit(**JIT_OPTIONS)
+def activate_array(code, z, y):
+    """Elementwise y = f(z) over arrays of any matching shape (y may be z)."""
+    zf = z.ravel()
+    yf = y.ravel()
+    for i in range(zf.size):
+        yf[i] = activate(code, zf[i])
+
+
+@njit(**JIT_OPTIONS)
+def derivative_array(code, y, out):
+    """Elementwise out = f'(z) from outputs y = f(z) (out may be y)."""
+    yf = y.ravel()
+    of = out.ravel()
+    for i in range(yf.size):
+        of[i] = derivative_from_output(code, yf[i])
+
+
+def gamma(name: str) -> float:
+    """sup |f'| of activation ``name``."""
+    activation_code(name)
+    return GAMMA[name]
+
+
+def activation_numpy(name: str, z: np.ndarray) -> np.ndarray:
+    """Vectorised f(z) through the kernel (for plots and the theory module)."""
+    z = np.ascontiguousarray(z)
+    y = np.empty_like(z)
+    activate_array(activation_code(name), z, y)
+    return y

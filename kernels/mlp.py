@@ -1,0 +1,185 @@
+"""Deep fully connected network: forward and backward kernels, batch-major.
+
+Size letters: B batch, I input width, W hidden width, O output width, L depth (number
+of hidden layers).  Hidden layer l = 0..L-1 computes
+
+    a_l = h_l @ W_l + b_l              (h_0 = x)
+    z_l = a_l, or BN(a_l) = (a_l - mean) / sqrt(var + 1e-5) * gamma_l + beta_l
+    h_{l+1} = f(z_l), or h_l + f(z_l) for residual layers (l >= 1 only)
+
+and the readout is linear: y_hat = h_L @ W_L + b_L.  Batch norm uses the batch statistics
+of training mode (biased variance).
+
+Parameters arrive packed by role so that a deep net is four arrays, not a list:
+``W_in (I, W)`` is W_0, ``W_hid (L-1, W, W)`` holds W_1..W_{L-1}, ``W_out (W, O)`` is W_L;
+``b_hid (L, W)``, ``b_out (O,)``; ``bn_gamma, bn_beta (L, W)`` (any (., W) array when batch
+norm is off).  Every array is C-contiguous and of one float dtype.
+
+Caches filled by the forward and read by the backward:
+``H (L, B, W)``   hidden outputs h_1..h_L (skip path included);
+``Y (L, B, W)``   f(z_l), needed apart from H only by residual layers (else pass H again);
+``XHAT (L, B, W)`` and ``INV_STD (L, W)``  normalised a_l and 1/sqrt(var + eps) (batch norm;
+any array otherwise).
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from kernels.activations import activate, derivative_from_output
+from kernels.config import JIT_OPTIONS
+
+BN_EPS = 1e-5
+
+
+@njit(**JIT_OPTIONS)
+def _bias_activate(code, a, bias, y):
+    """y = f(a + bias) row by row; a may be y."""
+    for b in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            y[b, j] = activate(code, a[b, j] + bias[j])
+
+
+@njit(**JIT_OPTIONS)
+def _batchnorm_activate(code, a, bias, gamma, beta, xhat, inv_std, y):
+    """xhat = normalise(a + bias) over the batch; y = f(xhat * gamma + beta); a may be y."""
+    B, W = a.shape
+    for j in range(W):
+        mean = 0.0
+        for b in range(B):
+            mean += a[b, j] + bias[j]
+        mean /= B
+        var = 0.0
+        for b in range(B):
+            c = a[b, j] + bias[j] - mean
+            var += c * c
+        inv = 1.0 / math.sqrt(var / B + BN_EPS)
+        inv_std[j] = inv
+        for b in range(B):
+            xhat[b, j] = (a[b, j] + bias[j] - mean) * inv
+    for b in range(B):
+        for j in range(W):
+            y[b, j] = activate(code, xhat[b, j] * gamma[j] + beta[j])
+
+
+@njit(**JIT_OPTIONS)
+def _batchnorm_backward(dz, xhat, inv_std, gamma, dgamma, dbeta):
+    """From dz = dL/d(BN output), write dgamma, dbeta and overwrite dz with dL/da."""
+    B, W = dz.shape
+    for j in range(W):
+        sum_dz = 0.0
+        sum_dz_xhat = 0.0
+        for b in range(B):
+            sum_dz += dz[b, j]
+            sum_dz_xhat += dz[b, j] * xhat[b, j]
+        dgamma[j] = sum_dz_xhat
+        dbeta[j] = sum_dz
+        # dxhat = dz * gamma; da = inv / B * (B dxhat - sum dxhat - xhat sum(dxhat xhat))
+        scale = gamma[j] * inv_std[j] / B
+        for b in range(B):
+            dz[b, j] = scale * (B * dz[b, j] - sum_dz - xhat[b, j] * sum_dz_xhat)
+
+
+@njit(**JIT_OPTIONS)
+def _frobenius(a):
+    """||a||_F accumulated in float64."""
+    af = a.ravel()
+    s = 0.0
+    for i in range(af.size):
+        s += af[i] * af[i]
+    return math.sqrt(s)
+
+
+@njit(**JIT_OPTIONS)
+def _column_sums(a, out):
+    """out[j] = sum_b a[b, j]."""
+    for j in range(a.shape[1]):
+        out[j] = 0.0
+    for b in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[j] += a[b, j]
+
+
+@njit(**JIT_OPTIONS)
+def mlp_forward(x, W_in, W_hid, W_out, b_hid, b_out, bn_gamma, bn_beta, act, residual,
+                batchnorm, H, Y, XHAT, INV_STD, y_hat):
+    """Forward pass; fills the caches and writes the readout.
+
+    Parameters
+    ----------
+    x : (B, I) input.
+    W_in, W_hid, W_out, b_hid, b_out, bn_gamma, bn_beta : parameters (module docstring).
+    act : int activation code (kernels.activations).
+    residual, batchnorm : bool options.
+    H, Y, XHAT, INV_STD : caches, overwritten (module docstring).
+    y_hat : (B, O) output, overwritten.
+    """
+    L = b_hid.shape[0]
+    for l in range(L):
+        h_in = x if l == 0 else H[l - 1]
+        W_l = W_in if l == 0 else W_hid[l - 1]
+        skip = residual and l >= 1
+        y_l = Y[l] if skip else H[l]
+        np.dot(h_in, W_l, y_l)
+        if batchnorm:
+            _batchnorm_activate(act, y_l, b_hid[l], bn_gamma[l], bn_beta[l], XHAT[l],
+                                INV_STD[l], y_l)
+        else:
+            _bias_activate(act, y_l, b_hid[l], y_l)
+        if skip:
+            H[l] = H[l - 1] + y_l
+    np.dot(H[L - 1], W_out, y_hat)
+    for b in range(y_hat.shape[0]):
+        for o in range(y_hat.shape[1]):
+            y_hat[b, o] += b_out[o]
+
+
+@njit(**JIT_OPTIONS)
+def mlp_backward(x, W_in, W_hid, W_out, bn_gamma, act, residual, batchnorm, H, Y, XHAT,
+                 INV_STD, dy_hat, dW_in, dW_hid, dW_out, db_hid, db_out, dbn_gamma,
+                 dbn_beta, dx, delta_norms, weight_grad_norms, work):
+    """Backward pass from the readout cotangent ``dy_hat``; overwrites every output.
+
+    Parameters
+    ----------
+    x, W_in, W_hid, W_out, bn_gamma, act, residual, batchnorm, H, Y, XHAT, INV_STD :
+        as given to and filled by ``mlp_forward``.
+    dy_hat : (B, O) dL/dy_hat (for the MSE loss, (y_hat - y) / B; any cotangent works).
+    dW_in, dW_hid, dW_out, db_hid, db_out, dbn_gamma, dbn_beta : gradients, shaped like
+        their parameters; overwritten (batch-norm ones untouched when it is off).
+    dx : (B, I) dL/dx, overwritten.
+    delta_norms : (L,) float64, ||dL/dh_{l+1}||_F for l = 0..L-1 (total gradient reaching
+        each hidden output, skip path included).
+    weight_grad_norms : (L,) float64, ||dL/dW_l||_F for the hidden layers l = 0..L-1.
+    work : (3, B, W) scratch.
+    """
+    L = db_hid.shape[0]
+    dh = work[0]
+    dz = work[1]
+    tmp = work[2]
+    np.dot(H[L - 1].T, dy_hat, dW_out)
+    _column_sums(dy_hat, db_out)
+    np.dot(dy_hat, W_out.T, dh)
+    for l in range(L - 1, -1, -1):
+        delta_norms[l] = _frobenius(dh)
+        skip = residual and l >= 1
+        y_l = Y[l] if skip else H[l]
+        for b in range(dh.shape[0]):
+            for j in range(dh.shape[1]):
+                dz[b, j] = dh[b, j] * derivative_from_output(act, y_l[b, j])
+        if batchnorm:
+            _batchnorm_backward(dz, XHAT[l], INV_STD[l], bn_gamma[l], dbn_gamma[l],
+                                dbn_beta[l])
+        _column_sums(dz, db_hid[l])
+        h_in = x if l == 0 else H[l - 1]
+        dW_l = dW_in if l == 0 else dW_hid[l - 1]
+        np.dot(h_in.T, dz, dW_l)
+        weight_grad_norms[l] = _frobenius(dW_l)
+        if l == 0:
+            np.dot(dz, W_in.T, dx)
+        elif skip:
+            np.dot(dz, W_hid[l - 1].T, tmp)
+            dh += tmp
+        else:
+            np.dot(dz, W_hid[l - 1].T, dh)

@@ -1,0 +1,47 @@
+"""``vgbench`` command line: one sub-command per module in ``suite/commands``.
+
+Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
+``run(args) -> int``; heavy imports stay inside ``run`` so start-up is fast.
+"""
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+import suite.commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every discovered sub-command."""
+    from suite import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="vgbench",
+        description="Benchmark suite for vanishing/exploding gradients: speed and decay.")
+    parser.add_argument("--version", action="version", version=f"vgbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(suite.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"suite.commands.{info.name}")
+        p = sub.add_parser(info.name, help=module.HELP, description=module.HELP,
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``vgbench`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "_run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError) as exc:
+        print(f"vgbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2

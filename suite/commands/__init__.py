@@ -1,0 +1,1 @@
+"""Sub-commands of ``vgbench``: each module here becomes ``vgbench <module name>``."""

@@ -1,0 +1,26 @@
+"""``vgbench info``: print the machine fingerprint."""
+
+import json
+
+HELP = "print the machine fingerprint (CPU, SIMD, versions, threading, BLAS, CUDA)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print as JSON")
+
+
+def run(args) -> int:
+    from suite.machine import fingerprint
+
+    fp = fingerprint()
+    if args.json:
+        print(json.dumps(fp, indent=1))
+        return 0
+    for key, value in fp.items():
+        if key == "blas":
+            for lib in value:
+                print(f"{'blas':24s} {lib['internal_api']} {lib['version']} "
+                      f"core={lib['architecture']} threads={lib['num_threads']}")
+        else:
+            print(f"{key:24s} {value}")
+    return 0
