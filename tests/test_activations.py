@@ -1,0 +1,91 @@
+"""Activation table: values and derivatives against the float64 reference, worked numbers
+from the seeds, saturation and the conventions at the kinks."""
+
+import numpy as np
+import pytest
+
+from kernels.activations import (ACTIVATIONS, GAMMA, activation_code, activation_numpy,
+                                 derivative_array, gamma)
+from tests import reference
+
+NAMES = sorted(ACTIVATIONS)
+
+
+def derivative(name, z):
+    y = activation_numpy(name, z)
+    d = np.empty_like(y)
+    derivative_array(activation_code(name), y, d)
+    return d
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_values_and_derivatives_match_reference(name):
+    z = np.random.default_rng(1).uniform(-8, 8, 2001)
+    np.testing.assert_allclose(activation_numpy(name, z), reference.act(name, z),
+                               rtol=1e-12, atol=1e-300)
+    # f' from the output y loses relative accuracy only where f' itself is tiny (1 - y^2
+    # near saturation), so compare with an absolute floor of a few ulp of 1.
+    np.testing.assert_allclose(derivative(name, z), reference.act_grad(name, z),
+                               rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gamma_bounds_the_derivative(name):
+    z = np.linspace(-20, 20, 400001)
+    d = np.abs(reference.act_grad(name, z))
+    assert d.max() <= gamma(name) * (1 + 1e-12)
+    assert d.max() >= gamma(name) * (1 - 1e-3)  # gamma is the supremum, not a loose bound
+
+
+def test_sigmoid_derivative_at_most_quarter_with_equality_at_zero():
+    z = np.linspace(-10, 10, 100001)
+    d = derivative("sigmoid", z)
+    assert d.max() == pytest.approx(0.25, abs=1e-15)
+    assert derivative("sigmoid", np.array([0.0]))[0] == 0.25
+    assert GAMMA["sigmoid"] == 0.25
+
+
+def test_tanh_derivative_is_one_minus_tanh_squared():
+    z = np.random.default_rng(2).normal(0, 2, 1000)
+    # 1 - y^2 is computed from y = tanh z in both: equal up to a few ulp of 1.
+    np.testing.assert_allclose(derivative("tanh", z), 1 - np.tanh(z) ** 2, rtol=1e-12,
+                               atol=4e-16)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_overflow_and_no_nan_at_extremes(name):
+    z = np.array([-1000.0, -300.0, 300.0, 1000.0])
+    y = activation_numpy(name, z)
+    d = derivative(name, z)
+    assert np.isfinite(d).all()
+    if name in ("sigmoid", "tanh"):
+        assert (d <= 1e-100).all()  # saturated: zero (or e^-300) gradient, never NaN
+        assert d[-1] == 0.0 and d[0] == 0.0
+    if name in ("sigmoid", "softplus", "elu", "selu", "relu", "tanh"):
+        assert np.isfinite(y).all()
+
+
+def test_stable_sigmoid_and_softplus_values():
+    assert activation_numpy("sigmoid", np.array([-1000.0]))[0] == 0.0
+    assert activation_numpy("sigmoid", np.array([1000.0]))[0] == 1.0
+    sp = activation_numpy("softplus", np.array([-50.0, 1000.0, 1e-10]))
+    assert sp[0] == pytest.approx(np.exp(-50.0), rel=1e-14)  # log1p(e^-50), not 0
+    assert sp[1] == 1000.0
+    assert sp[2] == pytest.approx(np.log(2) + 0.5e-10, rel=1e-14)
+
+
+def test_kink_conventions():
+    zero = np.array([0.0])
+    assert derivative("relu", zero)[0] == 0.0
+    assert derivative("leaky_relu", zero)[0] == 0.01
+    assert derivative("selu", zero)[0] == pytest.approx(1.0507009873554805 * 1.6732632423543772)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nan_propagates(name):
+    assert np.isnan(activation_numpy(name, np.array([np.nan]))[0])
+
+
+def test_unknown_activation_lists_valid_names():
+    with pytest.raises(ValueError, match="valid: .*tanh"):
+        activation_code("swish")
