@@ -27,18 +27,10 @@ import math
 import numpy as np
 from numba import njit
 
-from kernels.activations import activate, derivative_from_output
+from kernels.activations import activate, backprop_activation, bias_activate
 from kernels.config import JIT_OPTIONS
 
 BN_EPS = 1e-5
-
-
-@njit(**JIT_OPTIONS)
-def _bias_activate(code, a, bias, y):
-    """y = f(a + bias) row by row; a may be y."""
-    for b in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            y[b, j] = activate(code, a[b, j] + bias[j])
 
 
 @njit(**JIT_OPTIONS)
@@ -126,7 +118,7 @@ def mlp_forward(x, W_in, W_hid, W_out, b_hid, b_out, bn_gamma, bn_beta, act, res
             _batchnorm_activate(act, y_l, b_hid[l], bn_gamma[l], bn_beta[l], XHAT[l],
                                 INV_STD[l], y_l)
         else:
-            _bias_activate(act, y_l, b_hid[l], y_l)
+            bias_activate(act, y_l, b_hid[l], y_l)
         if skip:
             H[l] = H[l - 1] + y_l
     np.dot(H[L - 1], W_out, y_hat)
@@ -165,9 +157,7 @@ def mlp_backward(x, W_in, W_hid, W_out, bn_gamma, act, residual, batchnorm, H, Y
         delta_norms[l] = _frobenius(dh)
         skip = residual and l >= 1
         y_l = Y[l] if skip else H[l]
-        for b in range(dh.shape[0]):
-            for j in range(dh.shape[1]):
-                dz[b, j] = dh[b, j] * derivative_from_output(act, y_l[b, j])
+        backprop_activation(act, dh, y_l, dz)
         if batchnorm:
             _batchnorm_backward(dz, XHAT[l], INV_STD[l], bn_gamma[l], dbn_gamma[l],
                                 dbn_beta[l])

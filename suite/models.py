@@ -114,6 +114,18 @@ class MLP:
         x, _, _ = self.check_inputs(x, None, np.zeros((len(x), self.out_dim), self.dtype))
         return self._forward(x)[0]
 
+    def activations(self, x: np.ndarray) -> np.ndarray:
+        """f(z_l) of every hidden layer l = 0..L-1, (L, B, W), for input x (B, I).
+
+        A copy of the forward cache without the skip path of residual layers: what
+        dead-unit counts (f' = 0 on the whole batch) and overflow reports look at.
+        """
+        x, _, _ = self.check_inputs(x, None, np.zeros((len(x), self.out_dim), self.dtype))
+        _, (H, Y, _, _, _) = self._forward(x)
+        acts = Y.copy()
+        acts[0] = H[0]
+        return acts
+
     def _forward(self, x: np.ndarray) -> tuple:
         H, Y, XHAT, INV_STD, _ = ws = self._workspace(x.shape[0])
         y_hat = np.empty((x.shape[0], self.out_dim), self.dtype)
@@ -150,8 +162,9 @@ class MLP:
         mlp_backward(x, self._W_in, self._W_hid, self._W_out, self._bn_gamma, self._act,
                      self.residual, self.batchnorm, H, Y, XHAT, INV_STD, dy_hat, *g, dx,
                      delta_norms, weight_grad_norms, work)
-        return GradResult(loss=float(loss), grads=self._named(*g), grad_input=dx, delta_norms=delta_norms,
-                          weight_grad_norms=weight_grad_norms, output=y_hat)
+        return GradResult(loss=float(loss), grads=self._named(*g), grad_input=dx,
+                          delta_norms=delta_norms, weight_grad_norms=weight_grad_norms,
+                          output=y_hat)
 
     def _grad_buffers(self) -> tuple:
         """Fresh (dW_in, dW_hid, dW_out, db_hid, db_out, dbn_gamma, dbn_beta)."""
@@ -172,3 +185,6 @@ def _cuda_available() -> bool:
         return cuda.is_available()
     except ImportError:
         return False
+
+
+from suite.recurrent import LSTM, RNN  # noqa: E402,F401

@@ -45,7 +45,8 @@ def check_array(name: str, a, dtype: np.dtype, shape: tuple) -> np.ndarray:
         raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
     if a.dtype != dtype:
         raise TypeError(f"{name} has dtype {a.dtype}, the model uses {dtype}: cast it first")
-    if a.ndim != len(shape) or any(s is not None and s != n for s, n in zip(shape, a.shape)):
+    if a.ndim != len(shape) or any(
+            s is not None and s != n for s, n in zip(shape, a.shape, strict=True)):
         want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} has shape {a.shape}, expected {want}")
     if a.size == 0:

@@ -4,8 +4,15 @@ from the seeds, saturation and the conventions at the kinks."""
 import numpy as np
 import pytest
 
-from kernels.activations import (ACTIVATIONS, GAMMA, activation_code, activation_numpy,
-                                 derivative_array, gamma)
+from kernels.activations import (
+    ACTIVATIONS,
+    GAMMA,
+    activation_code,
+    activation_numpy,
+    bias_activate,
+    derivative_array,
+    gamma,
+)
 from tests import reference
 
 NAMES = sorted(ACTIVATIONS)
@@ -89,3 +96,27 @@ def test_nan_propagates(name):
 def test_unknown_activation_lists_valid_names():
     with pytest.raises(ValueError, match="valid: .*tanh"):
         activation_code("swish")
+
+
+def _tanh32(z):
+    y = np.empty_like(z)
+    bias_activate(activation_code("tanh"), z.reshape(1, -1), np.zeros(z.size, z.dtype),
+                  y.reshape(1, -1))
+    return y
+
+
+def test_fast_float32_tanh_error_over_the_whole_range():
+    # Every 61st positive float32 bit pattern (35M values, 0 to inf) and their negatives.
+    bits = np.arange(0, 0x7F800000, 61, dtype=np.uint32)
+    z = bits.view(np.float32)
+    for zz in (z, -z):
+        exact = np.tanh(zz.astype(np.float64))
+        ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+        assert (np.abs(_tanh32(zz) - exact) / ulp).max() < 5.0
+
+
+def test_fast_float32_tanh_saturates_and_propagates_nan():
+    z = np.array([1e4, -1e4, np.inf, -np.inf, 9.0, np.nan, 0.0, 1e-30], np.float32)
+    y = _tanh32(z)
+    np.testing.assert_array_equal(y[:5], [1, -1, 1, -1, 1])
+    assert np.isnan(y[5]) and y[6] == 0.0 and y[7] == np.float32(1e-30)

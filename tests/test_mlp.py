@@ -150,7 +150,7 @@ def test_relu_at_exactly_zero_has_zero_derivative():
 def test_chain_rule_worked_example_from_the_seeds():
     # Seed 004: d y_hat / d x through three layers is 0.2 * 0.15 * 0.05 = 0.0015.
     model = MLP(1, 1, 3, 1, "identity", seed=0)
-    for name, w in zip(("W0", "W1", "W2", "W3"), (0.2, 0.15, 0.05, 1.0)):
+    for name, w in zip(("W0", "W1", "W2", "W3"), (0.2, 0.15, 0.05, 1.0), strict=True):
         model.params[name][:] = w
     for l in range(4):
         model.params[f"b{l}"][:] = 0.0
