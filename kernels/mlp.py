@@ -29,6 +29,7 @@ from numba import njit
 
 from kernels.activations import activate, backprop_activation, bias_activate
 from kernels.config import JIT_OPTIONS
+from kernels.reductions import column_sums, frobenius
 
 BN_EPS = 1e-5
 
@@ -71,26 +72,6 @@ def _batchnorm_backward(dz, xhat, inv_std, gamma, dgamma, dbeta):
         scale = gamma[j] * inv_std[j] / B
         for b in range(B):
             dz[b, j] = scale * (B * dz[b, j] - sum_dz - xhat[b, j] * sum_dz_xhat)
-
-
-@njit(**JIT_OPTIONS)
-def _frobenius(a):
-    """||a||_F accumulated in float64."""
-    af = a.ravel()
-    s = 0.0
-    for i in range(af.size):
-        s += af[i] * af[i]
-    return math.sqrt(s)
-
-
-@njit(**JIT_OPTIONS)
-def _column_sums(a, out):
-    """out[j] = sum_b a[b, j]."""
-    for j in range(a.shape[1]):
-        out[j] = 0.0
-    for b in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            out[j] += a[b, j]
 
 
 @njit(**JIT_OPTIONS)
@@ -151,21 +132,21 @@ def mlp_backward(x, W_in, W_hid, W_out, bn_gamma, act, residual, batchnorm, H, Y
     dz = work[1]
     tmp = work[2]
     np.dot(H[L - 1].T, dy_hat, dW_out)
-    _column_sums(dy_hat, db_out)
+    column_sums(dy_hat, db_out)
     np.dot(dy_hat, W_out.T, dh)
     for l in range(L - 1, -1, -1):
-        delta_norms[l] = _frobenius(dh)
+        delta_norms[l] = frobenius(dh)
         skip = residual and l >= 1
         y_l = Y[l] if skip else H[l]
         backprop_activation(act, dh, y_l, dz)
         if batchnorm:
             _batchnorm_backward(dz, XHAT[l], INV_STD[l], bn_gamma[l], dbn_gamma[l],
                                 dbn_beta[l])
-        _column_sums(dz, db_hid[l])
+        column_sums(dz, db_hid[l])
         h_in = x if l == 0 else H[l - 1]
         dW_l = dW_in if l == 0 else dW_hid[l - 1]
         np.dot(h_in.T, dz, dW_l)
-        weight_grad_norms[l] = _frobenius(dW_l)
+        weight_grad_norms[l] = frobenius(dW_l)
         if l == 0:
             np.dot(dz, W_in.T, dx)
         elif skip:
