@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vgbench`` console script."""
+    from suite.blas import select_from_argv
+
+    select_from_argv(sys.argv[1:] if argv is None else argv)  # before numpy loads its BLAS
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "_run"):

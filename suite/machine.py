@@ -30,6 +30,56 @@ def cpu_flags() -> set:
     return set(_cpuinfo().get("flags", "").split())
 
 
+def _cpu_vendor() -> str | None:
+    """vendor_id from /proc/cpuinfo (GenuineIntel, AuthenticAMD, ...)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _caches() -> dict:
+    """Cache sizes of CPU 0 in bytes, e.g. {"L1d": 32768, "L1i": ..., "L2": ..., "L3": ...}.
+
+    Each is the size of one instance (an L3 shared by several cores counts once).
+    """
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    units = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
+    out = {}
+    entries = sorted(e for e in os.listdir(base) if e.startswith("index")) \
+        if os.path.isdir(base) else []
+    for entry in entries:
+        level, kind, size = (_read(f"{base}/{entry}/{n}") for n in ("level", "type", "size"))
+        if level and kind and size:
+            suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
+            out[f"L{level}{suffix}"] = int(size.rstrip("KMG")) * units.get(size[-1], 1)
+    return out
+
+
+def _threads() -> dict:
+    """Logical CPUs, those this process may use, and the thread counts in force now."""
+    import numba
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    out = {"logical_cpus": os.cpu_count(), "usable_cpus": usable,
+           "numba": numba.get_num_threads()}
+    if "torch" in sys.modules:
+        out["torch"] = sys.modules["torch"].get_num_threads()
+    return out
+
+
 def _ram_bytes() -> int | None:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -53,12 +103,23 @@ def _cuda_device() -> dict | None:
 
 
 def blas_info() -> list:
-    """Every BLAS/OpenMP library loaded in the process (threadpoolctl)."""
+    """Every BLAS/OpenMP library in the process (threadpoolctl), with core type and threads.
+
+    Loads scipy's BLAS first: it is the one ``np.dot`` inside njit kernels calls.
+    """
+    import scipy.linalg.cython_blas  # noqa: F401
     from threadpoolctl import threadpool_info
 
     return [{k: lib.get(k) for k in ("user_api", "internal_api", "version", "architecture",
-                                      "num_threads", "filepath")}
+                                      "threading_layer", "num_threads", "filepath")}
             for lib in threadpool_info()]
+
+
+def warnings(fp: dict) -> list[str]:
+    """Things in a fingerprint that cost speed: OpenBLAS on kernels older than the CPU's."""
+    from suite.blas import older_kernel_warnings
+
+    return older_kernel_warnings(fp.get("blas", []), set(fp.get("cpu_flags", [])))
 
 
 def fingerprint() -> dict:
@@ -67,6 +128,8 @@ def fingerprint() -> dict:
     import numba
     import numpy
     import scipy
+
+    from suite.blas import selection
 
     info = _cpuinfo()
     flags = set(info.get("flags", "").split())
@@ -77,7 +140,10 @@ def fingerprint() -> dict:
         "cpu": info.get("model name", platform.processor()),
         "num_cpu": os.cpu_count(),
         "ram": _ram_bytes(),
+        "cpu_vendor": _cpu_vendor(),
+        "caches": _caches(),
         "simd": sorted(f for f in SIMD_FLAGS if f in flags),
+        "cpu_flags": sorted(flags),
         "python": sys.version.split()[0],
         "numba": numba.__version__,
         "llvmlite": llvmlite.__version__,
@@ -85,7 +151,9 @@ def fingerprint() -> dict:
         "scipy": scipy.__version__,
         "numba_threading_layer": _threading_layer(),
         "numba_num_threads": numba.config.NUMBA_NUM_THREADS,
+        "threads": _threads(),
         "blas": blas_info(),
+        "blas_coretype": selection(),
         "cuda_device": _cuda_device(),
     }
 

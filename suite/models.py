@@ -9,11 +9,10 @@ import numpy as np
 from kernels.activations import activation_code
 from kernels.loss import mse_forward_backward
 from kernels.mlp import mlp_backward, mlp_forward
+from suite.backends import use_cuda
 from suite.init import check_init, init_bias, init_weight
 from suite.params import GradResult, LiveParams
-from suite.validate import check_array, check_choice, check_dtype, check_positive_int
-
-BACKENDS = ("cpu", "cuda", "auto")
+from suite.validate import check_array, check_dtype, check_positive_int
 
 
 class MLP:
@@ -143,9 +142,9 @@ class MLP:
             (an independent random cotangent for theory comparisons); L is then
             <cotangent, y_hat> and y may be None.
         """
-        check_choice("backend", backend, BACKENDS)
+        cuda = use_cuda(backend)
         x, y, cotangent = self.check_inputs(x, y, cotangent)
-        if backend == "cuda" or (backend == "auto" and _cuda_available()):
+        if cuda:
             from suite.cuda_backend import mlp_loss_and_grads
             return mlp_loss_and_grads(self, x, y, cotangent)
         y_hat, (H, Y, XHAT, INV_STD, work) = self._forward(x)
@@ -177,14 +176,6 @@ class MLP:
                 f"out_dim={self.out_dim}, activation={self.activation!r}, "
                 f"init={self.init!r}, residual={self.residual}, "
                 f"batchnorm={self.batchnorm}, dtype={self.dtype.name!r}, seed={self.seed})")
-
-
-def _cuda_available() -> bool:
-    try:
-        from numba import cuda
-        return cuda.is_available()
-    except ImportError:
-        return False
 
 
 from suite.recurrent import LSTM, RNN  # noqa: E402,F401

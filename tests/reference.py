@@ -120,3 +120,136 @@ def central_difference(f, x, h=1e-6):
         x[idx] = old
         grad[idx] = (fp - fm) / (2 * h)
     return grad
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _recurrent_losses(y_hat, y, cotangent, B):
+    """Loss and the list of (step s (1-based), dL/dy_hat_s) of a last/every readout."""
+    if cotangent is None:
+        loss = 0.5 / B * np.sum((y_hat - y) ** 2)
+        dy = (y_hat - y) / B
+    else:
+        loss = float(np.sum(cotangent * y_hat))
+        dy = np.asarray(cotangent, np.float64)
+    return loss, dy
+
+
+def _steps_reached(s, truncate):
+    """Steps t = s, s-1, ..., lo reached by the loss at step s, and whether h_0 is."""
+    lo = 1 if truncate is None else max(s - truncate + 1, 1)
+    return range(s, lo - 1, -1), truncate is None or s < truncate
+
+
+def rnn_loss_and_grads(params, x, y, activation, truncate=None, loss_at="last", h0=None,
+                       cotangent=None):
+    """Elman RNN in float64, each step's loss backpropagated separately (h_{s-k} detached).
+
+    Returns a dict: loss, grads, dx, dh0, delta_norms, weight_grad_norms, y_hat and the
+    states hs (T+1, B, H).
+    """
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    x = np.asarray(x, np.float64)
+    T, B, _ = x.shape
+    H = p["W_hh"].shape[0]
+    hs = [np.zeros((B, H)) if h0 is None else np.asarray(h0, np.float64)]
+    zs = []
+    for t in range(T):
+        zs.append(x[t] @ p["W_xh"] + hs[-1] @ p["W_hh"] + p["b_h"])
+        hs.append(act(activation, zs[-1]))
+    read = list(range(1, T + 1)) if loss_at == "every" else [T]
+    y_hat = np.stack([hs[s] @ p["W_hy"] + p["b_y"] for s in read])
+    if loss_at == "last":
+        y_hat = y_hat[0]
+    loss, dy = _recurrent_losses(y_hat, y, cotangent, B)
+    dy = dy.reshape(len(read), B, -1)
+    g = {k: np.zeros_like(v) for k, v in p.items()}
+    dx = np.zeros_like(x)
+    dh0 = np.zeros((B, H))
+    dh_total = np.zeros((T, B, H))
+    for n, s in enumerate(read):
+        g["W_hy"] += hs[s].T @ dy[n]
+        g["b_y"] += dy[n].sum(0)
+        dh = dy[n] @ p["W_hy"].T
+        steps, reaches_h0 = _steps_reached(s, truncate)
+        for t in steps:
+            dh_total[t - 1] += dh
+            dz = dh * act_grad(activation, zs[t - 1])
+            g["W_xh"] += x[t - 1].T @ dz
+            g["W_hh"] += hs[t - 1].T @ dz
+            g["b_h"] += dz.sum(0)
+            dx[t - 1] += dz @ p["W_xh"].T
+            dh = dz @ p["W_hh"].T
+        if reaches_h0:
+            dh0 += dh
+    return {"loss": loss, "grads": g, "dx": dx, "dh0": dh0,
+            "delta_norms": np.linalg.norm(dh_total.reshape(T, -1), axis=1),
+            "weight_grad_norms": np.array([np.linalg.norm(g["W_xh"]),
+                                           np.linalg.norm(g["W_hh"])]),
+            "y_hat": y_hat, "hs": np.stack(hs)}
+
+
+def lstm_loss_and_grads(params, x, y, truncate=None, loss_at="last", h0=None, c0=None,
+                        cotangent=None):
+    """LSTM (PyTorch gate order i, f, g, o) in float64, per-loss backprop as for the RNN.
+
+    Returns a dict: loss, grads, dx, dh0, dc0, delta_norms, cell_norms, weight_grad_norms,
+    y_hat and the states hs, cs (T+1, B, H).
+    """
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    x = np.asarray(x, np.float64)
+    T, B, _ = x.shape
+    H = p["W_hh"].shape[0]
+    hs = [np.zeros((B, H)) if h0 is None else np.asarray(h0, np.float64)]
+    cs = [np.zeros((B, H)) if c0 is None else np.asarray(c0, np.float64)]
+    gates = []
+    for t in range(T):
+        a = x[t] @ p["W_ih"] + hs[-1] @ p["W_hh"] + p["b"]
+        i, f = _sigmoid(a[:, :H]), _sigmoid(a[:, H:2 * H])
+        gg, o = np.tanh(a[:, 2 * H:3 * H]), _sigmoid(a[:, 3 * H:])
+        gates.append((i, f, gg, o))
+        cs.append(f * cs[-1] + i * gg)
+        hs.append(o * np.tanh(cs[-1]))
+    read = list(range(1, T + 1)) if loss_at == "every" else [T]
+    y_hat = np.stack([hs[s] @ p["W_hy"] + p["b_y"] for s in read])
+    if loss_at == "last":
+        y_hat = y_hat[0]
+    loss, dy = _recurrent_losses(y_hat, y, cotangent, B)
+    dy = dy.reshape(len(read), B, -1)
+    g = {k: np.zeros_like(v) for k, v in p.items()}
+    dx = np.zeros_like(x)
+    dh0 = np.zeros((B, H))
+    dc0 = np.zeros((B, H))
+    dh_total = np.zeros((T, B, H))
+    dc_total = np.zeros((T, B, H))
+    for n, s in enumerate(read):
+        g["W_hy"] += hs[s].T @ dy[n]
+        g["b_y"] += dy[n].sum(0)
+        dh = dy[n] @ p["W_hy"].T
+        dc = np.zeros((B, H))
+        steps, reaches_h0 = _steps_reached(s, truncate)
+        for t in steps:
+            i, f, gg, o = gates[t - 1]
+            tc = np.tanh(cs[t])
+            dc = dc + dh * o * (1 - tc ** 2)
+            dh_total[t - 1] += dh
+            dc_total[t - 1] += dc
+            da = np.concatenate([dc * gg * i * (1 - i), dc * cs[t - 1] * f * (1 - f),
+                                 dc * i * (1 - gg ** 2), dh * tc * o * (1 - o)], axis=1)
+            g["W_ih"] += x[t - 1].T @ da
+            g["W_hh"] += hs[t - 1].T @ da
+            g["b"] += da.sum(0)
+            dx[t - 1] += da @ p["W_ih"].T
+            dh = da @ p["W_hh"].T
+            dc = dc * f
+        if reaches_h0:
+            dh0 += dh
+            dc0 += dc
+    return {"loss": loss, "grads": g, "dx": dx, "dh0": dh0, "dc0": dc0,
+            "delta_norms": np.linalg.norm(dh_total.reshape(T, -1), axis=1),
+            "cell_norms": np.linalg.norm(dc_total.reshape(T, -1), axis=1),
+            "weight_grad_norms": np.array([np.linalg.norm(g["W_ih"]),
+                                           np.linalg.norm(g["W_hh"])]),
+            "y_hat": y_hat, "hs": np.stack(hs), "cs": np.stack(cs)}

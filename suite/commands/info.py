@@ -10,7 +10,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from suite.machine import fingerprint
+    import sys
+
+    from suite.machine import fingerprint, warnings
 
     fp = fingerprint()
     if args.json:
@@ -21,6 +23,8 @@ def run(args) -> int:
             for lib in value:
                 print(f"{'blas':24s} {lib['internal_api']} {lib['version']} "
                       f"core={lib['architecture']} threads={lib['num_threads']}")
-        else:
+        elif key != "cpu_flags":
             print(f"{key:24s} {value}")
+    for warning in warnings(fp):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0

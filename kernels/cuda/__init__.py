@@ -1,0 +1,10 @@
+"""CUDA twins of the CPU kernels, written with ``numba.cuda`` (imported on demand only).
+
+Each module mirrors its CPU namesake: same function names, same argument order, device
+arrays (``d_`` prefix in callers) in place of host arrays.  Launch geometry comes from
+``kernels.config`` (``CUDA_BLOCK_1D`` threads for 1-D kernels, ``CUDA_TILE`` x
+``CUDA_TILE`` blocks for matrix products), read at call time so tests can shrink it; the
+kernels are compiled once per (geometry, dtype) by small cached factories.
+
+Every module runs unchanged under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
+"""

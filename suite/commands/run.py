@@ -1,0 +1,22 @@
+"""``vgbench run``: the main job, a report folder (JSON, PNGs, summary.md) on a built-in default."""
+
+HELP = ("the main job: gradient decay vs theory, a short speed sweep and training "
+        "symptoms, as one report folder (JSON, PNG plots, summary.md) in a few minutes")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--out", default="vgbench-report", help="report folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args) -> int:
+    import sys
+    import time
+
+    from suite.report import write_report
+
+    t0 = time.perf_counter()
+    summary = write_report(args.out, progress=not args.no_progress and sys.stderr.isatty())
+    print(summary.read_text())
+    print(f"report: {summary.parent}/ ({time.perf_counter() - t0:.0f} s)")
+    return 0
