@@ -1,0 +1,1 @@
+"""asv benchmark suite of vgbench (asv imports every module here; see README)."""

@@ -1,0 +1,109 @@
+"""MLP benchmarks: forward+backward time, peak memory, cold compile time, decay tracks."""
+
+from . import common
+
+
+class MLPForwardBackward:
+    """One ``loss_and_grads`` call (forward, MSE, backward) on a batch of 64."""
+
+    params = [common.ACTIVATIONS, [4, 16, 64], [32, 256], common.DTYPES]
+    param_names = ["activation", "depth", "width", "dtype"]
+
+    def setup(self, activation, depth, width, dtype):
+        self.model, self.x, self.y = common.mlp_case(activation, depth, width, dtype)
+        self.model.loss_and_grads(self.x, self.y)  # compile / load the cache, never timed
+
+    def time_forward_backward(self, activation, depth, width, dtype):
+        self.model.loss_and_grads(self.x, self.y)
+
+
+class MLPForwardBackwardCUDA:
+    """The same call with ``backend="cuda"`` (transfers included); skipped without a GPU."""
+
+    params = [["tanh"], [16, 64], [256, 1024], common.DTYPES]
+    param_names = ["activation", "depth", "width", "dtype"]
+
+    def setup(self, activation, depth, width, dtype):
+        common.require_cuda()
+        self.model, self.x, self.y = common.mlp_case(activation, depth, width, dtype)
+        self.model.loss_and_grads(self.x, self.y, backend="cuda")
+
+    def time_forward_backward(self, activation, depth, width, dtype):
+        self.model.loss_and_grads(self.x, self.y, backend="cuda")
+
+
+class MLPPeakMem:
+    """Peak resident memory of the largest configurations (batch 256)."""
+
+    params = [[64], [256, 1024], common.DTYPES]
+    param_names = ["depth", "width", "dtype"]
+
+    def setup(self, depth, width, dtype):
+        self.model, self.x, self.y = common.mlp_case("tanh", depth, width, dtype, batch=256)
+
+    def peakmem_forward_backward(self, depth, width, dtype):
+        self.model.loss_and_grads(self.x, self.y)
+
+
+class MLPCompile:
+    """Cold JIT compile of the MLP kernels in a fresh interpreter with an empty cache.
+
+    ``timeraw_`` times the code in a new process; its setup string points numba at an
+    empty cache directory before numba is imported, so nothing is loaded from disk.
+    """
+
+    params = [common.DTYPES]
+    param_names = ["dtype"]
+    number = 1
+    repeat = (1, 3, 60.0)
+    timeout = 300
+
+    def timeraw_cold_compile(self, dtype):
+        setup = (
+            "import atexit, os, shutil, tempfile\n"
+            "os.environ['NUMBA_CACHE_DIR'] = tempfile.mkdtemp()\n"
+            "atexit.register(shutil.rmtree, os.environ['NUMBA_CACHE_DIR'], True)\n"
+            "import numba, numpy"
+        )
+        code = (
+            "from suite.models import MLP\n"
+            f"m = MLP(4, 8, 3, 2, dtype={dtype!r})\n"
+            f"x = numpy.ones((2, 4), {dtype!r})\n"
+            "m.loss_and_grads(x, numpy.zeros((2, 2), x.dtype))"
+        )
+        return code, setup
+
+
+class MLPDecay:
+    """Gradient decay of a width-128 float64 MLP (``suite.decay``, three fixed seeds)."""
+
+    params = [common.ACTIVATIONS, common.INITS, [10, 50]]
+    param_names = ["activation", "init", "depth"]
+
+    def setup(self, activation, init, depth):
+        self.summary = common.decay_summary("mlp", depth, activation=activation, init=init)
+
+    def track_log10_grad_ratio(self, activation, init, depth):
+        return common.log10_ratio(self.summary)
+
+    track_log10_grad_ratio.unit = "log10(first/last)"
+
+    def track_per_layer_factor(self, activation, init, depth):
+        return common.fitted_factor(self.summary)
+
+    track_per_layer_factor.unit = "rho per layer"
+
+
+class MLPDecayTheory:
+    """Fitted rho against the mean-field sqrt(chi_1), where theory applies (i.i.d. inits)."""
+
+    params = [common.ACTIVATIONS, ["xavier", "he"], [10, 50]]
+    param_names = ["activation", "init", "depth"]
+
+    def setup(self, activation, init, depth):
+        self.summary = common.decay_summary("mlp", depth, activation=activation, init=init)
+
+    def track_theory_rel_diff(self, activation, init, depth):
+        return self.summary["rho_rel_diff"]
+
+    track_theory_rel_diff.unit = "(rho - rho_theory) / rho_theory"

@@ -1,0 +1,97 @@
+"""RNN and LSTM benchmarks: full-BPTT time, peak memory, decay over sequence length."""
+
+import math
+
+from . import common
+
+CELLS = ["rnn", "lstm"]
+
+
+class RecurrentBPTT:
+    """One ``loss_and_grads`` call (forward, MSE at the last step, full BPTT), batch 64."""
+
+    params = [CELLS, [10, 100], [32, 128], common.DTYPES]
+    param_names = ["cell", "seq_len", "hidden", "dtype"]
+
+    def setup(self, cell, seq_len, hidden, dtype):
+        self.model, self.x, self.y = common.recurrent_case(cell, seq_len, hidden, dtype)
+        self.model.loss_and_grads(self.x, self.y)  # compile / load the cache, never timed
+
+    def time_bptt(self, cell, seq_len, hidden, dtype):
+        self.model.loss_and_grads(self.x, self.y)
+
+
+class RecurrentBPTTCUDA:
+    """The same call with ``backend="cuda"`` (transfers included); skipped without a GPU."""
+
+    params = [CELLS, [100, 300], [128, 512], common.DTYPES]
+    param_names = ["cell", "seq_len", "hidden", "dtype"]
+
+    def setup(self, cell, seq_len, hidden, dtype):
+        common.require_cuda()
+        self.model, self.x, self.y = common.recurrent_case(cell, seq_len, hidden, dtype)
+        self.model.loss_and_grads(self.x, self.y, backend="cuda")
+
+    def time_bptt(self, cell, seq_len, hidden, dtype):
+        self.model.loss_and_grads(self.x, self.y, backend="cuda")
+
+
+class RecurrentPeakMem:
+    """Peak resident memory of the largest configuration (T 300, hidden 256, batch 64)."""
+
+    params = [CELLS, common.DTYPES]
+    param_names = ["cell", "dtype"]
+
+    def setup(self, cell, dtype):
+        self.model, self.x, self.y = common.recurrent_case(cell, 300, 256, dtype)
+
+    def peakmem_bptt(self, cell, dtype):
+        self.model.loss_and_grads(self.x, self.y)
+
+
+class RNNDecay:
+    """Decay over time of a width-128 float64 RNN (``suite.decay``, three fixed seeds)."""
+
+    params = [common.ACTIVATIONS, ["xavier", "orthogonal"], [10, 100]]
+    param_names = ["activation", "init", "seq_len"]
+
+    def setup(self, activation, init, seq_len):
+        self.summary = common.decay_summary("rnn", seq_len, activation=activation, init=init)
+
+    def track_log10_grad_ratio(self, activation, init, seq_len):
+        return common.log10_ratio(self.summary)
+
+    track_log10_grad_ratio.unit = "log10(first/last)"
+
+    def track_per_step_factor(self, activation, init, seq_len):
+        return common.fitted_factor(self.summary)
+
+    track_per_step_factor.unit = "rho per step"
+
+    def track_pascanu_slack(self, activation, init, seq_len):
+        """log10 of the fitted rho over the Pascanu bound's rate (<= 0 while it holds)."""
+        rates = self.summary["pascanu_rate"]
+        bound = math.exp(sum(math.log(r) for r in rates) / len(rates))
+        return math.log10(common.fitted_factor(self.summary) / bound)
+
+    track_pascanu_slack.unit = "log10(rho / bound rate)"
+
+
+class LSTMDecay:
+    """Decay over time of a width-128 float64 LSTM, forget-gate bias 1."""
+
+    params = [common.INITS, [10, 100]]
+    param_names = ["init", "seq_len"]
+
+    def setup(self, init, seq_len):
+        self.summary = common.decay_summary("lstm", seq_len, init=init)
+
+    def track_log10_grad_ratio(self, init, seq_len):
+        return common.log10_ratio(self.summary)
+
+    track_log10_grad_ratio.unit = "log10(first/last)"
+
+    def track_per_step_factor(self, init, seq_len):
+        return common.fitted_factor(self.summary)
+
+    track_per_step_factor.unit = "rho per step"
