@@ -93,7 +93,8 @@ def activate(code, z):
         return SELU_SCALE * z if z > 0.0 else SELU_SCALE * SELU_ALPHA * math.expm1(z)
     if code == SOFTPLUS:
         # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow, exact for tiny e^z.
-        return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+        # (A conditional, not max(): the CUDA target compiles this same function.)
+        return (z if z > 0.0 else 0.0) + math.log1p(math.exp(-abs(z)))
     return z
 
 
