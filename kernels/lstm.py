@@ -31,7 +31,7 @@ from numba import njit
 
 from kernels.activations import SIGMOID, TANH, activate, tanh_float32
 from kernels.config import JIT_OPTIONS
-from kernels.reductions import column_sums, frobenius
+from kernels.reductions import column_sums, frobenius, ssq_add
 from kernels.rnn import readout_backward, readout_forward
 
 
@@ -121,17 +121,17 @@ def _carry_backward(W_hh, k, every, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_n
         c_prev = CS[t]
         dh_in = DH[t]
         dG = DG[t]
-        sh = 0.0
-        sc = 0.0
+        h_scale, h_ssq = 0.0, 1.0
+        c_scale, c_ssq = 0.0, 1.0
         for r in range(B):
             for j in range(H):
                 dh = dh_in[r, j] + carry_h[r, j]
                 dc = carry_c[r, j] + dh * gate[r, 3 * H + j] * (one - tc[r, j] * tc[r, j])
-                sh += float(dh) * float(dh)
-                sc += float(dc) * float(dc)
+                h_scale, h_ssq = ssq_add(h_scale, h_ssq, dh)
+                c_scale, c_ssq = ssq_add(c_scale, c_ssq, dc)
                 carry_c[r, j] = _gate_grads(gate, tc, c_prev, r, j, dh, dc, dG)
-        delta_norms[t] = math.sqrt(sh)
-        cell_norms[t] = math.sqrt(sc)
+        delta_norms[t] = h_scale * math.sqrt(h_ssq)
+        cell_norms[t] = c_scale * math.sqrt(c_ssq)
         if t > T - k:  # (h_t, c_t) before step t+1 are not detached for this loss
             np.dot(dG, W_hh.T, carry_h)
     delta_norms[:first] = 0.0
@@ -165,8 +165,8 @@ def _slots_backward(W_hh, k, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_norms, c
         tc = TC[t]
         c_prev = CS[t]
         dG = DG[t]
-        sh = 0.0
-        sc = 0.0
+        h_scale, h_ssq = 0.0, 1.0
+        c_scale, c_ssq = 0.0, 1.0
         for r in range(B):
             for j in range(H):
                 dh_sum = zero
@@ -180,11 +180,11 @@ def _slots_backward(W_hh, k, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_norms, c
                         nxt_c[q + 1, r, j] = dc_prev
                     dh_sum += dh
                     dc_sum += dc
-                sh += float(dh_sum) * float(dh_sum)
-                sc += float(dc_sum) * float(dc_sum)
+                h_scale, h_ssq = ssq_add(h_scale, h_ssq, dh_sum)
+                c_scale, c_ssq = ssq_add(c_scale, c_ssq, dc_sum)
                 _gate_grads(gate, tc, c_prev, r, j, dh_sum, dc_sum, dG)
-        delta_norms[t] = math.sqrt(sh)
-        cell_norms[t] = math.sqrt(sc)
+        delta_norms[t] = h_scale * math.sqrt(h_ssq)
+        cell_norms[t] = c_scale * math.sqrt(c_ssq)
         if m > 0:
             np.dot(work_g[:m].reshape(m * B, 4 * H), W_hh.T,
                    nxt_h[1:m + 1].reshape(m * B, H))

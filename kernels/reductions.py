@@ -38,3 +38,21 @@ def column_sums(a, out):
     for r in range(a.shape[0]):
         for j in range(a.shape[1]):
             out[j] += a[r, j]
+
+
+@njit(**JIT_OPTIONS)
+def ssq_add(scale, ssq, v):
+    """Add v to a running norm kept as (scale, ssq), norm = scale * sqrt(ssq).
+
+    LAPACK's one-pass scaled sum of squares, for loops that see each value once (fused
+    backward passes): no underflow for vanished gradients, no overflow for exploding ones,
+    NaN propagates.  Start from (0.0, 1.0).
+    """
+    a = abs(float(v))
+    if not a <= scale:  # also NaN
+        r = scale / a
+        return a, 1.0 + ssq * r * r
+    if a > 0.0:
+        r = a / scale
+        return scale, ssq + r * r
+    return scale, ssq

@@ -35,7 +35,7 @@ from numba import njit
 
 from kernels.activations import TANH, activate, derivative_from_output, tanh_float32
 from kernels.config import JIT_OPTIONS
-from kernels.reductions import column_sums, frobenius
+from kernels.reductions import column_sums, frobenius, ssq_add
 
 
 @njit(**JIT_OPTIONS)
@@ -126,13 +126,13 @@ def _carry_backward(W_hh, act, k, every, HS, DZ, dh0, delta_norms, carry):
     for t in range(T - 1, first - 1, -1):
         dz = DZ[t]
         h = HS[t + 1]
-        s = 0.0
+        scale, ssq = 0.0, 1.0
         for b in range(dz.shape[0]):
             for j in range(dz.shape[1]):
                 d = dz[b, j] + carry[b, j]
-                s += float(d) * float(d)
+                scale, ssq = ssq_add(scale, ssq, d)
                 dz[b, j] = d * derivative_from_output(act, h[b, j])
-        delta_norms[t] = math.sqrt(s)
+        delta_norms[t] = scale * math.sqrt(ssq)
         if t > T - k:  # h_t (the state before step t+1) is not detached for this loss
             np.dot(dz, W_hh.T, carry)
     delta_norms[:first] = 0.0
@@ -161,7 +161,7 @@ def _slots_backward(W_hh, act, k, HS, DZ, dh0, delta_norms, work):
         n += 1
         h = HS[t + 1]
         dz = DZ[t]
-        s = 0.0
+        scale, ssq = 0.0, 1.0
         for b in range(B):
             for j in range(H):
                 fp = derivative_from_output(act, h[b, j])
@@ -170,9 +170,9 @@ def _slots_backward(W_hh, act, k, HS, DZ, dh0, delta_norms, work):
                     v = cur[q, b, j]
                     d += v
                     cur[q, b, j] = v * fp
-                s += float(d) * float(d)
+                scale, ssq = ssq_add(scale, ssq, d)
                 dz[b, j] = d * fp
-        delta_norms[t] = math.sqrt(s)
+        delta_norms[t] = scale * math.sqrt(ssq)
         m = min(n, k - 1)
         if m > 0:
             np.dot(cur[:m].reshape(m * B, H), W_hh.T, nxt[1:m + 1].reshape(m * B, H))

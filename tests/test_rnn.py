@@ -275,3 +275,14 @@ def test_bad_input_gets_a_clear_error(call, exc, match):
 def test_bad_model_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         RNN(2, 3, 1, **kwargs)
+
+
+def test_vanished_gradient_norms_do_not_underflow():
+    # A sigmoid RNN shrinks the gradient ~4x per step: after 400 steps ~1e-240, still a
+    # float64 number.  Squaring it would underflow; the kernels keep a scaled sum instead.
+    model = RNN(2, 6, 1, activation="sigmoid", seed=0)
+    rng = np.random.default_rng(1)
+    r = model.loss_and_grads(rng.standard_normal((400, 3, 2)), rng.standard_normal((3, 1)))
+    assert (r.delta_norms > 0).all() and r.delta_norms[0] < 1e-160
+    ratios = r.delta_norms[1:] / r.delta_norms[:-1]
+    assert np.all((ratios > 1) & (ratios < 1e3))  # smooth decay, no cliff to 0
