@@ -120,3 +120,29 @@ def test_fast_float32_tanh_saturates_and_propagates_nan():
     y = _tanh32(z)
     np.testing.assert_array_equal(y[:5], [1, -1, 1, -1, 1])
     assert np.isnan(y[5]) and y[6] == 0.0 and y[7] == np.float32(1e-30)
+
+
+def _sigmoid32(z):
+    y = np.empty_like(z)
+    bias_activate(activation_code("sigmoid"), z.reshape(1, -1), np.zeros(z.size, z.dtype),
+                  y.reshape(1, -1))
+    return y
+
+
+def test_fast_float32_sigmoid_error_over_the_whole_range():
+    bits = np.arange(0, 0x7F800000, 61, dtype=np.uint32)
+    z = bits.view(np.float32)
+    for zz in (z, -z):
+        zd = np.minimum(zz.astype(np.float64), 700)
+        exact = np.exp(np.minimum(zd, 0)) / (np.exp(np.minimum(zd, 0)) + np.exp(np.minimum(-zd, 0)))
+        got = _sigmoid32(zz)
+        normal = exact >= np.finfo(np.float32).tiny
+        ulp = np.spacing(exact[normal].astype(np.float32)).astype(np.float64)
+        assert (np.abs(got[normal] - exact[normal]) / ulp).max() < 3.0
+        assert (got[~normal] <= 2 * np.finfo(np.float32).tiny).all()  # subnormal: tiny
+
+
+def test_fast_float32_sigmoid_saturates_and_propagates_nan():
+    y = _sigmoid32(np.array([1e4, -1e4, np.inf, -np.inf, np.nan, 0.0], np.float32))
+    assert y[0] == 1 and y[2] == 1 and 0 <= y[1] < 1e-37 and 0 <= y[3] < 1e-37
+    assert np.isnan(y[4]) and y[5] == 0.5
