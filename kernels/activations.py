@@ -27,7 +27,7 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from kernels.config import FASTMATH, JIT_OPTIONS
 
@@ -204,6 +204,36 @@ def sigmoid_float32(z):
     """1 / (1 + e^-z) for float32, vectorisable; < 3 ulp wherever the result is a normal
     float32 (tests/test_activations.py), outputs below 2^-126 read as tiny, not exact."""
     return _T_ONE / (_T_ONE + exp_float32(-z))
+
+
+def fast_tanh(z):
+    """tanh chosen by type at compile time: ``tanh_float32`` for float32, libm otherwise."""
+    return math.tanh(z)
+
+
+def fast_sigmoid(z):
+    """sigmoid chosen by type at compile time: ``sigmoid_float32`` for float32, the
+    stable libm form otherwise."""
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _is_float32(z) -> bool:
+    return isinstance(z, types.Float) and z.bitwidth == 32
+
+
+# A runtime flag would leave both forms in the loop and block vectorisation.
+@overload(fast_tanh, jit_options=JIT_OPTIONS)
+def _fast_tanh_impl(z):
+    if _is_float32(z):
+        return lambda z: tanh_float32(z)
+    return lambda z: activate(TANH, z)
+
+
+@overload(fast_sigmoid, jit_options=JIT_OPTIONS)
+def _fast_sigmoid_impl(z):
+    if _is_float32(z):
+        return lambda z: sigmoid_float32(z)
+    return lambda z: activate(SIGMOID, z)
 
 
 @njit(**JIT_OPTIONS)

@@ -24,27 +24,14 @@ Caches filled by the forward and read by the backward:
 ``TC (T, B, H)``       tanh(c_t) (kept: recomputing it costs a transcendental per entry).
 """
 
-import math
 
 import numpy as np
 from numba import njit
 
-from kernels.activations import SIGMOID, TANH, activate, sigmoid_float32, tanh_float32
+from kernels.activations import fast_sigmoid, fast_tanh
 from kernels.config import JIT_OPTIONS
-from kernels.reductions import column_sums, frobenius, ssq_add
+from kernels.reductions import column_sums, frobenius, norm_from_squares
 from kernels.rnn import readout_backward, readout_forward
-
-
-@njit(**JIT_OPTIONS)
-def _tanh(z, fast):
-    """tanh; ``fast`` (float32) takes the vectorisable rational form (< 5 ulp)."""
-    return tanh_float32(z) if fast else activate(TANH, z)
-
-
-@njit(**JIT_OPTIONS)
-def _sigmoid(z, fast):
-    """sigmoid; ``fast`` (float32) takes the vectorisable exp form (< 3 ulp)."""
-    return sigmoid_float32(z) if fast else activate(SIGMOID, z)
 
 
 @njit(**JIT_OPTIONS)
@@ -67,7 +54,7 @@ def lstm_forward(x, W_ih, W_hh, b, W_hy, b_y, h0, c0, HS, CS, GATES, TC, work, y
     HS[0] = h0
     CS[0] = c0
     np.dot(x.reshape(T * B, I), W_ih, GATES.reshape(T * B, 4 * H))
-    fast = x.itemsize == 4
+    bi, bf, bg, bo = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
     for t in range(1, T + 1):
         np.dot(HS[t - 1], W_hh, work)
         gate = GATES[t - 1]
@@ -76,18 +63,25 @@ def lstm_forward(x, W_ih, W_hh, b, W_hy, b_y, h0, c0, HS, CS, GATES, TC, work, y
         h = HS[t]
         tc = TC[t - 1]
         for r in range(B):
+            # One contiguous row slice per gate: the loop then vectorises (2-D indexing
+            # with four column offsets did not).
+            ai, af, ag, ao = gate[r, :H], gate[r, H:2 * H], gate[r, 2 * H:3 * H], gate[r, 3 * H:]
+            wi, wf, wg, wo = work[r, :H], work[r, H:2 * H], work[r, 2 * H:3 * H], work[r, 3 * H:]
+            cp, cr, hr, tr = c_prev[r], c[r], h[r], tc[r]
             for j in range(H):
-                i = _sigmoid(gate[r, j] + work[r, j] + b[j], fast)
-                f = _sigmoid(gate[r, H + j] + work[r, H + j] + b[H + j], fast)
-                g = _tanh(gate[r, 2 * H + j] + work[r, 2 * H + j] + b[2 * H + j], fast)
-                o = _sigmoid(gate[r, 3 * H + j] + work[r, 3 * H + j] + b[3 * H + j], fast)
-                gate[r, j] = i
-                gate[r, H + j] = f
-                gate[r, 2 * H + j] = g
-                gate[r, 3 * H + j] = o
-                c[r, j] = f * c_prev[r, j] + i * g
-                tc[r, j] = _tanh(c[r, j], fast)
-                h[r, j] = o * tc[r, j]
+                i = fast_sigmoid(ai[j] + wi[j] + bi[j])
+                f = fast_sigmoid(af[j] + wf[j] + bf[j])
+                g = fast_tanh(ag[j] + wg[j] + bg[j])
+                o = fast_sigmoid(ao[j] + wo[j] + bo[j])
+                ai[j] = i
+                af[j] = f
+                ag[j] = g
+                ao[j] = o
+                cv = f * cp[j] + i * g
+                cr[j] = cv
+                tv = fast_tanh(cv)
+                tr[j] = tv
+                hr[j] = o * tv
     readout_forward(HS, W_hy, b_y, y_hat)
 
 
@@ -110,10 +104,11 @@ def _gate_grads(gate, tc, c_prev, r, j, dh, dc, dG):
 
 @njit(**JIT_OPTIONS)
 def _carry_backward(W_hh, k, every, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_norms,
-                    cell_norms, carry_h, carry_c):
+                    cell_norms, carry_h, carry_c, dc_t):
     """BPTT with one summed (dh, dc) pair; for the last-state loss (any k) or no
-    truncation.  DH[t] holds the readout cotangent of step t+1 (0-indexed t).  Returns the
-    first 0-indexed step that receives a gradient."""
+    truncation.  DH[t] holds the readout cotangent of step t+1 (0-indexed t) and leaves as
+    the total dL/dh_{t+1}; dc_t : (B, H) scratch.  Returns the first 0-indexed step that
+    receives a gradient."""
     T, B, H = DH.shape
     one = DH.dtype.type(1)
     first = max(T - k, 0)
@@ -125,19 +120,31 @@ def _carry_backward(W_hh, k, every, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_n
         gate = GATES[t]
         tc = TC[t]
         c_prev = CS[t]
-        dh_in = DH[t]
+        dh_t = DH[t]
         dG = DG[t]
-        h_scale, h_ssq = 0.0, 1.0
-        c_scale, c_ssq = 0.0, 1.0
+        sh = 0.0
+        sc = 0.0
         for r in range(B):
+            # Row slices per gate, as in the forward, so the loop vectorises.
+            gi, gf, gg, go = gate[r, :H], gate[r, H:2 * H], gate[r, 2 * H:3 * H], gate[r, 3 * H:]
+            di, df, dg, do = dG[r, :H], dG[r, H:2 * H], dG[r, 2 * H:3 * H], dG[r, 3 * H:]
+            tr, cp, dhr, dcr = tc[r], c_prev[r], dh_t[r], dc_t[r]
+            chr_, ccr = carry_h[r], carry_c[r]
             for j in range(H):
-                dh = dh_in[r, j] + carry_h[r, j]
-                dc = carry_c[r, j] + dh * gate[r, 3 * H + j] * (one - tc[r, j] * tc[r, j])
-                h_scale, h_ssq = ssq_add(h_scale, h_ssq, dh)
-                c_scale, c_ssq = ssq_add(c_scale, c_ssq, dc)
-                carry_c[r, j] = _gate_grads(gate, tc, c_prev, r, j, dh, dc, dG)
-        delta_norms[t] = h_scale * math.sqrt(h_ssq)
-        cell_norms[t] = c_scale * math.sqrt(c_ssq)
+                i, f, g, o, tv = gi[j], gf[j], gg[j], go[j], tr[j]
+                dh = dhr[j] + chr_[j]
+                dc = ccr[j] + dh * o * (one - tv * tv)
+                dhr[j] = dh  # totals kept for the norms' rare careful pass
+                dcr[j] = dc
+                sh += float(dh) * float(dh)
+                sc += float(dc) * float(dc)
+                di[j] = dc * g * i * (one - i)
+                df[j] = dc * cp[j] * f * (one - f)
+                dg[j] = dc * i * (one - g * g)
+                do[j] = dh * tv * o * (one - o)
+                ccr[j] = dc * f
+        delta_norms[t] = norm_from_squares(sh, dh_t)
+        cell_norms[t] = norm_from_squares(sc, dc_t)
         if t > T - k:  # (h_t, c_t) before step t+1 are not detached for this loss
             np.dot(dG, W_hh.T, carry_h)
     delta_norms[:first] = 0.0
@@ -171,8 +178,9 @@ def _slots_backward(W_hh, k, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_norms, c
         tc = TC[t]
         c_prev = CS[t]
         dG = DG[t]
-        h_scale, h_ssq = 0.0, 1.0
-        c_scale, c_ssq = 0.0, 1.0
+        dh_tot, dc_tot = nxt_h[0], nxt_c[0]  # free until the swap below
+        sh = 0.0
+        sc = 0.0
         for r in range(B):
             for j in range(H):
                 dh_sum = zero
@@ -186,11 +194,13 @@ def _slots_backward(W_hh, k, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_norms, c
                         nxt_c[q + 1, r, j] = dc_prev
                     dh_sum += dh
                     dc_sum += dc
-                h_scale, h_ssq = ssq_add(h_scale, h_ssq, dh_sum)
-                c_scale, c_ssq = ssq_add(c_scale, c_ssq, dc_sum)
+                dh_tot[r, j] = dh_sum
+                dc_tot[r, j] = dc_sum
+                sh += float(dh_sum) * float(dh_sum)
+                sc += float(dc_sum) * float(dc_sum)
                 _gate_grads(gate, tc, c_prev, r, j, dh_sum, dc_sum, dG)
-        delta_norms[t] = h_scale * math.sqrt(h_ssq)
-        cell_norms[t] = c_scale * math.sqrt(c_ssq)
+        delta_norms[t] = norm_from_squares(sh, dh_tot)
+        cell_norms[t] = norm_from_squares(sc, dc_tot)
         if m > 0:
             np.dot(work_g[:m].reshape(m * B, 4 * H), W_hh.T,
                    nxt_h[1:m + 1].reshape(m * B, H))
@@ -238,7 +248,7 @@ def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_i
         first = 0
     else:
         first = _carry_backward(W_hh, k, every, HS, CS, GATES, TC, DH, DG, dh0, dc0,
-                                delta_norms, cell_norms, work[0, 0], work[2, 0])
+                                delta_norms, cell_norms, work[0, 0], work[2, 0], work[1, 0])
     r0 = first * B
     dgf = DG.reshape(T * B, 4 * H)[r0:]
     np.dot(x.reshape(T * B, I)[r0:].T, dgf, dW_ih)

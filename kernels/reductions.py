@@ -40,19 +40,15 @@ def column_sums(a, out):
             out[j] += a[r, j]
 
 
-@njit(**JIT_OPTIONS)
-def ssq_add(scale, ssq, v):
-    """Add v to a running norm kept as (scale, ssq), norm = scale * sqrt(ssq).
 
-    LAPACK's one-pass scaled sum of squares, for loops that see each value once (fused
-    backward passes): no underflow for vanished gradients, no overflow for exploding ones,
-    NaN propagates.  Start from (0.0, 1.0).
+@njit(**JIT_OPTIONS)
+def norm_from_squares(sum_sq, a):
+    """sqrt(sum_sq) where that sum of squares of a's entries is safe, else frobenius(a).
+
+    Fused loops accumulate a plain (vectorisable) float64 sum of squares; it is exact to
+    rounding unless it underflowed, overflowed or met a NaN, and only then is ``a`` (which
+    must hold the summed values) read again, with scaling.
     """
-    a = abs(float(v))
-    if not a <= scale:  # also NaN
-        r = scale / a
-        return a, 1.0 + ssq * r * r
-    if a > 0.0:
-        r = a / scale
-        return scale, ssq + r * r
-    return scale, ssq
+    if 1e-280 <= sum_sq <= 1e280:
+        return math.sqrt(sum_sq)
+    return frobenius(a)

@@ -28,14 +28,19 @@ The readout helpers (``readout_forward``, ``readout_backward``) are shared with 
 kernels, which keep their hidden states in the same layout.
 """
 
-import math
 
 import numpy as np
 from numba import njit
 
-from kernels.activations import TANH, activate, derivative_from_output, tanh_float32
+from kernels.activations import (
+    TANH,
+    activate,
+    backprop_activation,
+    derivative_from_output,
+    tanh_float32,
+)
 from kernels.config import JIT_OPTIONS
-from kernels.reductions import column_sums, frobenius, ssq_add
+from kernels.reductions import column_sums, frobenius, norm_from_squares
 
 
 @njit(**JIT_OPTIONS)
@@ -125,14 +130,14 @@ def _carry_backward(W_hh, act, k, every, HS, DZ, dh0, delta_norms, carry):
     carry[:] = 0
     for t in range(T - 1, first - 1, -1):
         dz = DZ[t]
-        h = HS[t + 1]
-        scale, ssq = 0.0, 1.0
+        s = 0.0
         for b in range(dz.shape[0]):
             for j in range(dz.shape[1]):
                 d = dz[b, j] + carry[b, j]
-                scale, ssq = ssq_add(scale, ssq, d)
-                dz[b, j] = d * derivative_from_output(act, h[b, j])
-        delta_norms[t] = scale * math.sqrt(ssq)
+                carry[b, j] = d
+                s += float(d) * float(d)
+        delta_norms[t] = norm_from_squares(s, carry)
+        backprop_activation(act, carry, HS[t + 1], dz)
         if t > T - k:  # h_t (the state before step t+1) is not detached for this loss
             np.dot(dz, W_hh.T, carry)
     delta_norms[:first] = 0.0
@@ -161,7 +166,8 @@ def _slots_backward(W_hh, act, k, HS, DZ, dh0, delta_norms, work):
         n += 1
         h = HS[t + 1]
         dz = DZ[t]
-        scale, ssq = 0.0, 1.0
+        total = nxt[0]  # free until the swap below
+        s = 0.0
         for b in range(B):
             for j in range(H):
                 fp = derivative_from_output(act, h[b, j])
@@ -170,9 +176,10 @@ def _slots_backward(W_hh, act, k, HS, DZ, dh0, delta_norms, work):
                     v = cur[q, b, j]
                     d += v
                     cur[q, b, j] = v * fp
-                scale, ssq = ssq_add(scale, ssq, d)
+                total[b, j] = d
+                s += float(d) * float(d)
                 dz[b, j] = d * fp
-        delta_norms[t] = scale * math.sqrt(ssq)
+        delta_norms[t] = norm_from_squares(s, total)
         m = min(n, k - 1)
         if m > 0:
             np.dot(cur[:m].reshape(m * B, H), W_hh.T, nxt[1:m + 1].reshape(m * B, H))

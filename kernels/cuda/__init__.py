@@ -6,5 +6,15 @@ arrays (``d_`` prefix in callers) in place of host arrays.  Launch geometry come
 ``CUDA_TILE`` blocks for matrix products), read at call time so tests can shrink it; the
 kernels are compiled once per (geometry, dtype) by small cached factories.
 
-Every module runs unchanged under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
+Every module runs unchanged under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``); importing
+the package there first makes the simulator's shared arrays thread-safe (``_simulator``).
 """
+
+from numba import config as _numba_config
+
+if _numba_config.ENABLE_CUDASIM:
+    from numba.cuda.simulator.kernelapi import FakeCUDAShared
+
+    from kernels.cuda import _simulator
+
+    _simulator.patch(FakeCUDAShared)
