@@ -7,6 +7,14 @@
   Linear readout on the last state; MSE loss ``0.5 / B * sum((y_hat - y)^2)`` and
   ``.backward()``; the input requires grad (vgbench returns dL/dx, so torch computes it).
   Its forward alone runs under ``torch.no_grad()``.
+* ``jax``: JAX on the CPU: the same networks written in ``jax.numpy`` (``lax.scan`` over
+  time for RNN/LSTM, gate order i, f, g, o, one bias vector, readout on the last state),
+  ``jax.value_and_grad`` w.r.t. every parameter and the input, jitted and compiled ahead
+  of time when the runner is built (compile time never lands in a timing); results are
+  ``block_until_ready()``-ed.  A float64 case turns ``jax_enable_x64`` on for the process
+  (JAX computes in float32 otherwise); float32 cases stay float32 since every array is
+  created from the case's float32 inputs.  XLA sizes its CPU thread pool once per
+  process, so JAX ignores the sweep's thread count (the sweep notes this).
 
 Every runner is built from one vgbench model (weights copied), and its ``fwd_bwd()``
 returns the loss, so a run can check that all implementations compute the same thing.
@@ -22,7 +30,7 @@ import numpy as np
 from suite.validate import check_choice, check_dtype, check_positive_int
 
 MODELS = ("mlp", "rnn", "lstm")
-IMPLS = ("vgbench", "numpy", "torch")
+IMPLS = ("vgbench", "numpy", "torch", "jax")
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,8 @@ def unavailable(impl: str) -> str | None:
     check_choice("implementation", impl, IMPLS)
     if impl == "torch" and importlib.util.find_spec("torch") is None:
         return "PyTorch is not installed (pip install vgbench[torch]): torch baseline skipped"
+    if impl == "jax" and importlib.util.find_spec("jax") is None:
+        return "JAX is not installed (pip install vgbench[jax]): jax baseline skipped"
     return None
 
 
@@ -116,6 +126,8 @@ def build(impl: str, case: Case, model, x: np.ndarray, y: np.ndarray,
         return _numpy_runner(case, params, x, y)
     if impl == "torch":
         return _torch_runner(case, params, x, y)
+    if impl == "jax":
+        return _jax_runner(case, params, x, y)
     raise ValueError(f"unknown implementation {impl!r}; valid: {', '.join(IMPLS)}")
 
 
@@ -211,3 +223,93 @@ def _torch_runner(case: Case, p: dict, x, y) -> Runner:
         with torch.no_grad():
             return run(xt)
     return Runner("torch", fwd_bwd, forward)
+
+
+def _jax_activation(name: str) -> Callable:
+    import jax
+
+    from kernels.activations import ELU_ALPHA, LEAKY_SLOPE
+
+    acts = {"identity": lambda z: z, "tanh": jax.numpy.tanh, "sigmoid": jax.nn.sigmoid,
+            "relu": jax.nn.relu, "leaky_relu": lambda z: jax.nn.leaky_relu(z, LEAKY_SLOPE),
+            "elu": lambda z: jax.nn.elu(z, ELU_ALPHA), "selu": jax.nn.selu,
+            "softplus": jax.nn.softplus}
+    if name not in acts:
+        raise ValueError(f"no jax activation for {name!r}; valid: {', '.join(acts)}")
+    return acts[name]
+
+
+def _jax_forward(case: Case) -> Callable:
+    """``forward(p, x) -> y_hat`` of ``case`` in ``jax.numpy`` (h_0 = c_0 = 0)."""
+    import jax
+    import jax.numpy as jnp
+
+    if case.model == "mlp":
+        f = _jax_activation(case.activation)
+
+        def forward(p, x):
+            h = x
+            for l in range(case.depth):
+                h = f(h @ p[f"W{l}"] + p[f"b{l}"])
+            return h @ p[f"W{case.depth}"] + p[f"b{case.depth}"]
+        return forward
+    if case.model == "rnn":
+        f = _jax_activation(case.activation)
+
+        def forward(p, x):
+            def step(h, xw_t):
+                return f(xw_t + h @ p["W_hh"]), None
+            h0 = jnp.zeros((x.shape[1], case.size), x.dtype)
+            h, _ = jax.lax.scan(step, h0, x @ p["W_xh"] + p["b_h"])
+            return h @ p["W_hy"] + p["b_y"]
+        return forward
+
+    def forward(p, x):
+        def step(hc, a_t):
+            h, c = hc
+            i, f, g, o = jnp.split(a_t + h @ p["W_hh"], 4, axis=-1)
+            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+            return (jax.nn.sigmoid(o) * jnp.tanh(c), c), None
+        z = jnp.zeros((x.shape[1], case.size), x.dtype)
+        (h, _), _ = jax.lax.scan(step, (z, z), x @ p["W_ih"] + p["b"])
+        return h @ p["W_hy"] + p["b_y"]
+    return forward
+
+
+def _jax_compiled(case: Case, p: dict, x, y) -> tuple:
+    """(value_and_grad, forward) compiled for ``case``, and the device arrays (p, x, y).
+
+    ``value_and_grad(p, x, y)`` returns ``(loss, (grads, dL/dx))``.
+    """
+    import jax
+
+    if case.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    forward = _jax_forward(case)
+
+    def loss(p, x, y):
+        d = forward(p, x) - y
+        return 0.5 / case.batch * (d * d).sum()
+
+    args = jax.device_put((p, x, y))
+    vg = jax.jit(jax.value_and_grad(loss, argnums=(0, 1))).lower(*args).compile()
+    return vg, jax.jit(forward).lower(*args[:2]).compile(), args
+
+
+def jax_loss_and_grads(case: Case, p: dict, x, y) -> tuple[float, dict, np.ndarray]:
+    """(loss, grads, dL/dx) of one JAX forward + backward, as NumPy (for checks)."""
+    vg, _, args = _jax_compiled(case, p, x, y)
+    loss, (g, dx) = vg(*args)
+    return float(loss), {k: np.asarray(v) for k, v in g.items()}, np.asarray(dx)
+
+
+def _jax_runner(case: Case, p: dict, x, y) -> Runner:
+    import jax
+
+    vg, fwd, args = _jax_compiled(case, p, x, y)
+
+    def fwd_bwd():
+        loss, grads = vg(*args)
+        jax.block_until_ready(grads)
+        return float(loss)
+    return Runner("jax", fwd_bwd, lambda: fwd(*args[:2]).block_until_ready())

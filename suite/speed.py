@@ -7,7 +7,7 @@ BLAS threads slow the next one's calls).
 
 The ``data`` of a speed result::
 
-    {"complete": bool, "notes": [...], "versions": {"torch": ...},
+    {"complete": bool, "notes": [...], "versions": {"torch": ..., "jax": ...},
      "loadavg_start": [1, 5, 15 min], "loadavg_end": [...],
      "ceiling": {"<threads>": {"gemm": {"float32": {...}, "float64": {...}}, "copy": {...}}},
      "compile": {"<model> <dtype>": {...compile_times of its first case...}},
@@ -61,7 +61,7 @@ def _versions() -> dict:
     import importlib.metadata as md
 
     out = {}
-    for pkg in ("torch",):
+    for pkg in ("torch", "jax"):
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
@@ -100,6 +100,10 @@ def run_sweep(cases, impls=IMPLS, threads=None, passes=PASSES, budget_s: float =
         cases = [c for c in cases if c.model == "mlp"]
     if "torch" in impls:
         import torch  # noqa: F401  (loaded now so thread_limit sets its threads too)
+    if "jax" in impls and threads != [default_threads()[-1]]:
+        data["notes"].append("jax: XLA sizes its CPU thread pool once per process (all "
+                             "cores unless XLA_FLAGS pins it), so its times ignore the "
+                             "thread count")
     compile_keys = {}  # the smallest case of each model and dtype: its compile is theirs
     for c in sorted(cases, key=lambda c: c.flops("fwd_bwd")) if compile_time else ():
         compile_keys.setdefault(f"{c.model} {c.dtype}", c)
@@ -201,7 +205,8 @@ def _ms(s: float | None) -> str:
 
 def format_table(data: dict, pass_: str = "fwd_bwd", markdown: bool = False) -> str:
     """The sweep as a text or Markdown table: times in ms, ratios, GF/s, ceiling share."""
-    head = ["case", "thr", "vgbench ms", "numpy ms", "x", "torch ms", "x", "GF/s", "% GEMM"]
+    head = ["case", "thr", "vgbench ms", "numpy ms", "x", "torch ms", "x", "jax ms", "x",
+            "GF/s", "% GEMM"]
     lines = []
     for row in table_rows(data, pass_):
         def ratio(impl, row=row):
@@ -211,6 +216,7 @@ def format_table(data: dict, pass_: str = "fwd_bwd", markdown: bool = False) -> 
         lines.append([row["case"], str(row["threads"]), _ms(row.get("median_vgbench")),
                       _ms(row.get("median_numpy")), ratio("numpy"),
                       _ms(row.get("median_torch")), ratio("torch"),
+                      _ms(row.get("median_jax")), ratio("jax"),
                       "-" if "gflops" not in row else f"{row['gflops']:.1f}",
                       "-" if frac is None else f"{100 * frac:.0f}"])
     return render_table(head, lines, markdown)

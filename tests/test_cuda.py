@@ -192,6 +192,43 @@ def test_reductions(n):
     np.testing.assert_allclose(cols.copy_to_host(), a.sum(0), rtol=1e-13, atol=1e-15)
 
 
+@device
+def test_shared_arrays_are_shared_by_every_thread(monkeypatch):
+    # numba's simulator creates a static shared array on first use, without a lock: two
+    # threads racing there got private copies and the GEMM tiles went stale (about 1 in
+    # 100 MLP runs).  A slow np.empty widens that window so the race, if present, shows
+    # up in every launch here; on a GPU it only slows host code.
+    import time
+
+    import kernels.cuda  # noqa: F401  (makes the simulator's shared arrays thread-safe)
+    block = 8
+
+    @cuda.jit
+    def rotate(base, out):
+        s0 = cuda.shared.array(block, np.float64)
+        s1 = cuda.shared.array(block, np.float64)
+        t = cuda.threadIdx.x
+        s0[t] = base + t
+        s1[t] = base + 2 * t
+        cuda.syncthreads()
+        u = (t + 1) % block
+        out[t] = s0[u] + s1[u]
+
+    empty = np.empty
+
+    def slow_empty(*args, **kwargs):
+        time.sleep(1e-3)
+        return empty(*args, **kwargs)
+
+    monkeypatch.setattr(np, "empty", slow_empty)
+    for launch in range(5):
+        base = float(launch * block)  # fresh values: a stale private copy cannot match
+        out = cuda.device_array(block)
+        rotate[1, block](base, out)
+        u = (np.arange(block) + 1) % block
+        np.testing.assert_array_equal(out.copy_to_host(), 2 * base + 3 * u)
+
+
 MLP_CASES = [  # dtype, activation, residual, batchnorm, batch
     ("float64", "tanh", False, False, 5),
     ("float64", "relu", True, False, 1),

@@ -1,13 +1,12 @@
 """Flop formulas against hand counts and against the matrix products NumPy really runs;
-the NumPy and PyTorch baselines compute what vgbench computes."""
-
-import importlib.util
+the NumPy, PyTorch and JAX baselines compute what vgbench computes."""
 
 import numpy as np
 import pytest
 
+from suite import baselines
 from suite import numpy_ref as ref
-from suite.baselines import IMPLS, Case, build, vgbench_case
+from suite.baselines import IMPLS, Case, build, unavailable, vgbench_case
 from suite.flops import flops, lstm_forward_flops, mlp_forward_flops, rnn_forward_flops
 
 
@@ -80,11 +79,14 @@ def test_bad_model_or_pass():
         flops("mlp", "backward", B=1, I=1, size=1, O=1)
 
 
-@pytest.mark.parametrize("case", [
+F64_CASES = [
     Case("mlp", 6, 5, depth=3, in_dim=4, out_dim=2, activation="relu", dtype="float64"),
     Case("rnn", 6, 3, seq_len=5, in_dim=4, out_dim=2, dtype="float64"),
     Case("lstm", 6, 3, seq_len=5, in_dim=4, out_dim=2, dtype="float64"),
-], ids=lambda c: c.model)
+]
+
+
+@pytest.mark.parametrize("case", F64_CASES, ids=lambda c: c.model)
 def test_numpy_baseline_gradients_match_vgbench(case):
     model, x, y = vgbench_case(case, seed=3)
     r = model.loss_and_grads(x, y)
@@ -106,7 +108,57 @@ def test_numpy_baseline_gradients_match_vgbench(case):
 def test_every_baseline_computes_the_same_loss(model):
     case = Case(model, 5, 3, depth=2, seq_len=4, in_dim=3, out_dim=2, dtype="float64")
     m, x, y = vgbench_case(case, seed=5)
-    impls = [i for i in IMPLS if i != "torch" or importlib.util.find_spec("torch")]
+    impls = [i for i in IMPLS if unavailable(i) is None]
     losses = {i: build(i, case, m, x, y).fwd_bwd() for i in impls}
     for impl, loss in losses.items():
         assert loss == pytest.approx(losses["vgbench"], rel=1e-12), impl
+
+
+@pytest.mark.parametrize("case", F64_CASES + [
+    Case("mlp", 5, 4, depth=2, in_dim=3, out_dim=2, activation="softplus", dtype="float64"),
+    Case("rnn", 5, 2, seq_len=6, in_dim=3, out_dim=1, activation="sigmoid", dtype="float64"),
+], ids=lambda c: f"{c.model}-{c.activation}")
+def test_jax_baseline_gradients_match_vgbench(case):
+    """Independent autodiff (JAX) against the hand-written kernels, float64."""
+    pytest.importorskip("jax")
+    model, x, y = vgbench_case(case, seed=7)
+    r = model.loss_and_grads(x, y)
+    p = {k: np.array(v) for k, v in model.params.items()}
+    loss, g, dx = baselines.jax_loss_and_grads(case, p, x, y)
+    assert loss == pytest.approx(r.loss, rel=1e-12)
+    assert g.keys() == r.grads.keys()
+    for k in g:
+        assert g[k].dtype == np.float64, k
+        np.testing.assert_allclose(g[k], r.grads[k], rtol=1e-10, atol=1e-13, err_msg=k)
+    np.testing.assert_allclose(dx, r.grad_input, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("model", ["mlp", "lstm"])
+def test_jax_baseline_float32_stays_float32(model):
+    """Once a float64 case has turned x64 on, a float32 case still computes in float32."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    case = Case(model, 8, 4, depth=2, seq_len=3, in_dim=5, out_dim=2)
+    m, x, y = vgbench_case(case, seed=9)
+    r = m.loss_and_grads(x, y)
+    loss, g, dx = baselines.jax_loss_and_grads(case, {k: np.array(v) for k, v in
+                                                      m.params.items()}, x, y)
+    assert dx.dtype == np.float32 and all(v.dtype == np.float32 for v in g.values())
+    assert loss == pytest.approx(r.loss, rel=1e-5)  # float32 rounding, sums of ~40 terms
+    np.testing.assert_allclose(dx, r.grad_input, rtol=1e-3, atol=1e-6)
+
+
+def test_missing_baselines_are_skipped_with_a_note(monkeypatch):
+    from suite.speed import run_sweep
+
+    find_spec = baselines.importlib.util.find_spec
+    monkeypatch.setattr(baselines.importlib.util, "find_spec",
+                        lambda name: None if name in ("torch", "jax") else find_spec(name))
+    for impl in ("torch", "jax"):
+        assert "skipped" in unavailable(impl)
+    data = run_sweep([Case("mlp", 4, 2, depth=1)], impls=["vgbench", "torch", "jax"],
+                     threads=[1], passes=["fwd_bwd"], budget_s=0.0, min_repeats=1,
+                     measure_ceiling=False)
+    assert {r["impl"] for r in data["records"]} == {"vgbench"}
+    assert sum("jax baseline skipped" in n for n in data["notes"]) == 1
+    assert sum("torch baseline skipped" in n for n in data["notes"]) == 1

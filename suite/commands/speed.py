@@ -1,6 +1,6 @@
-"""``vgbench speed``: time vgbench against NumPy and PyTorch, with the machine's ceiling."""
+"""``vgbench speed``: time vgbench against NumPy, PyTorch and JAX, with the machine's ceiling."""
 
-HELP = "time forward+backward of MLP/RNN/LSTM against NumPy and PyTorch, with GEMM ceiling"
+HELP = "time forward+backward of MLP/RNN/LSTM against NumPy, PyTorch, JAX; GEMM ceiling"
 
 
 def _ints(text: str) -> list[int]:
