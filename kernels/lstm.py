@@ -30,8 +30,8 @@ from numba import njit
 
 from kernels.activations import fast_sigmoid, fast_tanh
 from kernels.config import JIT_OPTIONS
-from kernels.reductions import column_sums, frobenius, norm_from_squares
-from kernels.rnn import readout_backward, readout_forward
+from kernels.reductions import norm_from_squares
+from kernels.rnn import input_side_backward, readout_backward, readout_forward
 
 
 @njit(**JIT_OPTIONS)
@@ -237,7 +237,6 @@ def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_i
         truncating the every-step loss, else S >= 1 (work_g then unused).
     """
     T, B, I = x.shape
-    H = W_hh.shape[0]
     S = dy_hat.shape[0]
     every = S == T
     k = truncate if 0 < truncate <= T else T + 1
@@ -249,13 +248,4 @@ def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_i
     else:
         first = _carry_backward(W_hh, k, every, HS, CS, GATES, TC, DH, DG, dh0, dc0,
                                 delta_norms, cell_norms, work[0, 0], work[2, 0], work[1, 0])
-    r0 = first * B
-    dgf = DG.reshape(T * B, 4 * H)[r0:]
-    np.dot(x.reshape(T * B, I)[r0:].T, dgf, dW_ih)
-    np.dot(HS.reshape((T + 1) * B, H)[r0:T * B].T, dgf, dW_hh)
-    column_sums(dgf, db)
-    dxf = dx.reshape(T * B, I)
-    dxf[:r0] = 0
-    np.dot(dgf, W_ih.T, dxf[r0:])
-    weight_grad_norms[0] = frobenius(dW_ih)
-    weight_grad_norms[1] = frobenius(dW_hh)
+    input_side_backward(x, HS, W_ih, first, DG, dW_ih, dW_hh, db, dx, weight_grad_norms)

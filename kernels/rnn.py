@@ -82,6 +82,32 @@ def readout_backward(HS, W_hy, dy_hat, dW_hy, db_y, DH):
 
 
 @njit(**JIT_OPTIONS)
+def input_side_backward(x, HS, W_in, first, D, dW_in, dW_hh, db, dx, weight_grad_norms):
+    """The gradients gathered after the time loop, as single GEMMs with K = T*B.
+
+    Parameters
+    ----------
+    x : (T, B, I); HS : (T+1, B, H) states; W_in : (I, G) input weights.
+    first : first 0-indexed step that received a gradient (earlier ones get dx = 0).
+    D : (T, B, G) dL/d(pre-activation) per step (G = H for the RNN, 4H for the LSTM).
+    dW_in : (I, G), dW_hh : (H, G), db : (G,), dx : (T, B, I), overwritten.
+    weight_grad_norms : (2,) float64, ||dW_in||_F and ||dW_hh||_F, overwritten.
+    """
+    T, B, I = x.shape
+    H = HS.shape[2]
+    r0 = first * B
+    df = D.reshape(T * B, D.shape[2])[r0:]
+    np.dot(x.reshape(T * B, I)[r0:].T, df, dW_in)
+    np.dot(HS.reshape((T + 1) * B, H)[r0:T * B].T, df, dW_hh)
+    column_sums(df, db)
+    dxf = dx.reshape(T * B, I)
+    dxf[:r0] = 0
+    np.dot(df, W_in.T, dxf[r0:])
+    weight_grad_norms[0] = frobenius(dW_in)
+    weight_grad_norms[1] = frobenius(dW_hh)
+
+
+@njit(**JIT_OPTIONS)
 def rnn_forward(x, W_xh, W_hh, b_h, W_hy, b_y, h0, act, HS, work, y_hat):
     """Forward pass over the sequence; fills the cache and writes the readout.
 
@@ -213,7 +239,6 @@ def rnn_backward(x, W_xh, W_hh, W_hy, act, truncate, HS, dy_hat, dW_xh, dW_hh, d
         loss, else S >= 1.
     """
     T, B, I = x.shape
-    H = W_hh.shape[0]
     S = dy_hat.shape[0]
     every = S == T
     k = truncate if 0 < truncate <= T else T + 1
@@ -223,13 +248,4 @@ def rnn_backward(x, W_xh, W_hh, W_hy, act, truncate, HS, dy_hat, dW_xh, dW_hh, d
         first = 0
     else:
         first = _carry_backward(W_hh, act, k, every, HS, DZ, dh0, delta_norms, work[0, 0])
-    r0 = first * B
-    dzf = DZ.reshape(T * B, H)[r0:]
-    np.dot(x.reshape(T * B, I)[r0:].T, dzf, dW_xh)
-    np.dot(HS.reshape((T + 1) * B, H)[r0:T * B].T, dzf, dW_hh)
-    column_sums(dzf, db_h)
-    dxf = dx.reshape(T * B, I)
-    dxf[:r0] = 0
-    np.dot(dzf, W_xh.T, dxf[r0:])
-    weight_grad_norms[0] = frobenius(dW_xh)
-    weight_grad_norms[1] = frobenius(dW_hh)
+    input_side_backward(x, HS, W_xh, first, DZ, dW_xh, dW_hh, db_h, dx, weight_grad_norms)

@@ -23,7 +23,6 @@ differing entry is reported with its largest relative difference.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -193,10 +192,9 @@ def format_rows(rows: list[Row], markdown: bool = False) -> str:
 
 def plot_ratios(rows: list[Row], path, title: str = "", threshold: float = DEFAULT_THRESHOLD):
     """Horizontal bar chart of new/base time ratios with CI whiskers (log axis)."""
-    import matplotlib
+    from suite.plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     colors = {"slower": "C3", "faster": "C2", "no change": "C7"}
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1.5))
@@ -215,8 +213,4 @@ def plot_ratios(rows: list[Row], path, title: str = "", threshold: float = DEFAU
     ax.set_title(title or "speed comparison")
     ax.invert_yaxis()
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -9,28 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
-    return path
+from suite.plotting import pyplot, save_figure
 
 
 def plot_curves(runs: list[tuple[str, dict]], path, xlabel: str = "layer l") -> Path:
     """One panel per run: geometric-mean ||dL/dh|| (log scale) against layer or step,
     one line per depth / length, with the log10 spread over seeds shaded."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(runs)
     cols = min(n, 4)
     rows = math.ceil(n / cols)
@@ -52,14 +37,14 @@ def plot_curves(runs: list[tuple[str, dict]], path, xlabel: str = "layer l") -> 
     axes[0, 0].set_ylabel("||dL/dh|| (geometric mean)", fontsize=8)
     axes[0, 0].legend(title="size", fontsize=6, title_fontsize=6)
     fig.suptitle("gradient norm per layer / step (top = readout side)", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_rates(points: list[dict], path, theory_curve: dict | None = None) -> Path:
     """Measured per-layer factor rho (95% CI) against the mean-field prediction
     sqrt(chi_1); with ``theory_curve`` ({"sigma_w": [...], "rho": [...], "measured": [...]})
     a second panel shows rho against sigma_w."""
-    plt = _pyplot()
+    plt = pyplot()
     panels = 2 if theory_curve else 1
     fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 4.0), squeeze=False)
     ax = axes[0, 0]
@@ -93,13 +78,13 @@ def plot_rates(points: list[dict], path, theory_curve: dict | None = None) -> Pa
         ax.set_title(theory_curve["title"], fontsize=9)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_heatmap(values: np.ndarray, rows: list[str], cols: list, path,
                  title: str = "log10(||dL/dh_1|| / ||dL/dh_L||)") -> Path:
     """Heatmap (rows x cols) of log10 first/last ratios, annotated; NaN cells are blank."""
-    plt = _pyplot()
+    plt = pyplot()
     values = np.asarray(values, dtype=float)
     fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(cols), 0.9 + 0.45 * len(rows)))
     finite = values[np.isfinite(values)]
@@ -115,13 +100,13 @@ def plot_heatmap(values: np.ndarray, rows: list[str], cols: list, path,
     ax.set_xlabel("depth")
     fig.colorbar(im, ax=ax, label="log10 first/last (<0 vanishing, >0 exploding)")
     ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_clipping(lengths: list, norms: list, clipped: list, threshold: float, path,
                   title: str = "global gradient norm of an exploding RNN") -> Path:
     """Gradient norm before and after global-norm clipping against sequence length."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.6, 3.6))
     ax.semilogy(lengths, norms, "o-", label="before clipping")
     ax.semilogy(lengths, clipped, "s--", label=f"clipped at {threshold:g}")
@@ -131,4 +116,4 @@ def plot_clipping(lengths: list, norms: list, clipped: list, threshold: float, p
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)

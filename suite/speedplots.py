@@ -9,10 +9,7 @@ with its case; the GEMM ceiling of each thread count is drawn as a horizontal li
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from suite.plotting import pyplot, save_figure
 
 _STYLE = {"vgbench": "C0", "numpy": "C1", "torch": "C2", "jax": "C3"}
 
@@ -30,7 +27,7 @@ def plot_speed(docs: list[dict], path, pass_: str = "fwd_bwd") -> Path:
                      for r in d["data"]["records"])]
     if not models:
         raise ValueError(f"no {pass_} records to plot")
-    fig, axes = plt.subplots(len(models), 2, figsize=(11, 3.8 * len(models)), squeeze=False)
+    fig, axes = pyplot().subplots(len(models), 2, figsize=(11, 3.8 * len(models)), squeeze=False)
     for row, model in zip(axes, models, strict=True):
         t_ax, g_ax = row
         for i, doc in enumerate(docs):
@@ -65,8 +62,4 @@ def plot_speed(docs: list[dict], path, pass_: str = "fwd_bwd") -> Path:
         t_ax.grid(True, which="both", alpha=0.3)
         g_ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -8,19 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from suite.plotting import pyplot, save_figure
 
 
 def plot_loss_curves(runs: dict, path: Path, title: str = "training loss") -> Path:
     """Loss per step (log scale) for each run; a cross marks a run that exploded."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, run in runs.items():
         loss = np.asarray(run["loss"], dtype=float)
@@ -35,9 +28,7 @@ def plot_loss_curves(runs: dict, path: Path, title: str = "training loss") -> Pa
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def plot_update_heatmaps(runs: dict, path: Path) -> Path:
@@ -45,7 +36,7 @@ def plot_update_heatmaps(runs: dict, path: Path) -> Path:
 
     All panels share one colour scale, so a frozen bottom shows up as a dark lower band.
     """
-    plt = _pyplot()
+    plt = pyplot()
     logs = {}
     for label, run in runs.items():
         r = np.asarray(run["update_ratio"], dtype=float)
@@ -63,9 +54,7 @@ def plot_update_heatmaps(runs: dict, path: Path) -> Path:
         ax.set_xlabel("step")
     axes[0, 0].set_ylabel("layer l (W_l, 0 = bottom)")
     fig.colorbar(im, ax=axes[0].tolist(), label="log10 ||dW_l|| / ||W_l||")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def plot_adding_sweep(sweep: dict, path: Path, solved_fraction: float) -> Path:
@@ -74,7 +63,7 @@ def plot_adding_sweep(sweep: dict, path: Path, solved_fraction: float) -> Path:
     ``sweep`` maps label -> {"lengths": [...], "eval_mse": [...], "eval_accuracy": [...],
     "baseline_mse": float}; the dashed line is the "solved" threshold.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4))
     for label, s in sweep.items():
         T = np.asarray(s["lengths"])
@@ -95,6 +84,4 @@ def plot_adding_sweep(sweep: dict, path: Path, solved_fraction: float) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle("adding problem after a fixed step budget")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

@@ -98,51 +98,42 @@ def test_unknown_activation_lists_valid_names():
         activation_code("swish")
 
 
-def _tanh32(z):
+def _fast32(name, z):
+    """The float32 kernel path (bias_activate) of activation ``name`` on a 1-D array."""
     y = np.empty_like(z)
-    bias_activate(activation_code("tanh"), z.reshape(1, -1), np.zeros(z.size, z.dtype),
+    bias_activate(activation_code(name), z.reshape(1, -1), np.zeros(z.size, z.dtype),
                   y.reshape(1, -1))
     return y
 
 
-def test_fast_float32_tanh_error_over_the_whole_range():
-    # Every 61st positive float32 bit pattern (35M values, 0 to inf) and their negatives.
-    bits = np.arange(0, 0x7F800000, 61, dtype=np.uint32)
-    z = bits.view(np.float32)
+def _exact(name, z):
+    zd = np.minimum(z.astype(np.float64), 700.0)
+    if name == "tanh":
+        return np.tanh(zd)
+    e = np.exp(-np.abs(zd))  # stable sigmoid in float64
+    return np.where(zd >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+@pytest.mark.parametrize("name,max_ulp", [("tanh", 5.0), ("sigmoid", 3.0)])
+def test_fast_float32_error_over_the_whole_range(name, max_ulp):
+    # Every 61st positive float32 bit pattern (35M values, 0 to inf) and their negatives,
+    # against float64; counted in ulp wherever the exact value is a normal float32.
+    z = np.arange(0, 0x7F800000, 61, dtype=np.uint32).view(np.float32)
+    tiny = np.finfo(np.float32).tiny
     for zz in (z, -z):
-        exact = np.tanh(zz.astype(np.float64))
-        ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
-        assert (np.abs(_tanh32(zz) - exact) / ulp).max() < 5.0
+        exact = _exact(name, zz)
+        got = _fast32(name, zz)
+        normal = np.abs(exact) >= tiny
+        ulp = np.spacing(np.abs(exact[normal]).astype(np.float32)).astype(np.float64)
+        assert (np.abs(got[normal] - exact[normal]) / ulp).max() < max_ulp
+        assert (np.abs(got[~normal]) <= 2 * tiny).all()  # subnormal results: tiny
 
 
-def test_fast_float32_tanh_saturates_and_propagates_nan():
+def test_fast_float32_saturation_and_nan():
     z = np.array([1e4, -1e4, np.inf, -np.inf, 9.0, np.nan, 0.0, 1e-30], np.float32)
-    y = _tanh32(z)
-    np.testing.assert_array_equal(y[:5], [1, -1, 1, -1, 1])
-    assert np.isnan(y[5]) and y[6] == 0.0 and y[7] == np.float32(1e-30)
-
-
-def _sigmoid32(z):
-    y = np.empty_like(z)
-    bias_activate(activation_code("sigmoid"), z.reshape(1, -1), np.zeros(z.size, z.dtype),
-                  y.reshape(1, -1))
-    return y
-
-
-def test_fast_float32_sigmoid_error_over_the_whole_range():
-    bits = np.arange(0, 0x7F800000, 61, dtype=np.uint32)
-    z = bits.view(np.float32)
-    for zz in (z, -z):
-        zd = np.minimum(zz.astype(np.float64), 700)
-        exact = np.exp(np.minimum(zd, 0)) / (np.exp(np.minimum(zd, 0)) + np.exp(np.minimum(-zd, 0)))
-        got = _sigmoid32(zz)
-        normal = exact >= np.finfo(np.float32).tiny
-        ulp = np.spacing(exact[normal].astype(np.float32)).astype(np.float64)
-        assert (np.abs(got[normal] - exact[normal]) / ulp).max() < 3.0
-        assert (got[~normal] <= 2 * np.finfo(np.float32).tiny).all()  # subnormal: tiny
-
-
-def test_fast_float32_sigmoid_saturates_and_propagates_nan():
-    y = _sigmoid32(np.array([1e4, -1e4, np.inf, -np.inf, np.nan, 0.0], np.float32))
-    assert y[0] == 1 and y[2] == 1 and 0 <= y[1] < 1e-37 and 0 <= y[3] < 1e-37
-    assert np.isnan(y[4]) and y[5] == 0.5
+    t = _fast32("tanh", z)
+    np.testing.assert_array_equal(t[:5], [1, -1, 1, -1, 1])
+    assert np.isnan(t[5]) and t[6] == 0.0 and t[7] == np.float32(1e-30)
+    s = _fast32("sigmoid", z)
+    assert s[0] == 1 and s[2] == 1 and 0 <= s[1] < 1e-37 and 0 <= s[3] < 1e-37
+    assert np.isnan(s[5]) and s[6] == 0.5

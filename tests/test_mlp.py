@@ -278,7 +278,8 @@ def test_float32_model_keeps_float32_everywhere():
     assert r.grad_input.dtype == np.float32 and r.output.dtype == np.float32
 
 
-@pytest.mark.parametrize("activation,residual", itertools.product(["tanh", "relu"], [0, 1]))
+@pytest.mark.parametrize("activation,residual",
+                         list(itertools.product(["tanh", "relu"], [0, 1])))
 def test_deep_net_delta_norms_follow_reference(activation, residual):
     model = MLP(8, 16, 40, 2, activation, init="normal", residual=bool(residual), seed=3,
                 sigma_w=1.3)
