@@ -6,7 +6,7 @@ taken as ``m * sqrt(sum((a / m)^2))`` with m the largest |entry| (LAPACK's nrm2 
 accumulated in float64.
 """
 
-
+import numpy as np
 from numba import njit
 
 from kernels.config import JIT_OPTIONS
@@ -18,7 +18,7 @@ def max_abs(a):
     af = a.ravel()
     m = 0.0
     for i in range(af.size):
-        v = abs(float(af[i]))
+        v = abs(np.float64(af[i]))
         if v != v:
             return v
         m = max(m, v)
@@ -32,7 +32,7 @@ def scaled_sum_squares(a, scale):
     inv = 1.0 / scale
     s = 0.0
     for i in range(af.size):
-        v = float(af[i]) * inv
+        v = np.float64(af[i]) * inv
         s += v * v
     return s
 

@@ -136,8 +136,8 @@ def _carry_backward(W_hh, k, every, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_n
                 dc = ccr[j] + dh * o * (one - tv * tv)
                 dhr[j] = dh  # totals kept for the norms' rare careful pass
                 dcr[j] = dc
-                sh += float(dh) * float(dh)
-                sc += float(dc) * float(dc)
+                sh += np.float64(dh) * np.float64(dh)
+                sc += np.float64(dc) * np.float64(dc)
                 di[j] = dc * g * i * (one - i)
                 df[j] = dc * cp[j] * f * (one - f)
                 dg[j] = dc * i * (one - g * g)
@@ -196,8 +196,8 @@ def _slots_backward(W_hh, k, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_norms, c
                     dc_sum += dc
                 dh_tot[r, j] = dh_sum
                 dc_tot[r, j] = dc_sum
-                sh += float(dh_sum) * float(dh_sum)
-                sc += float(dc_sum) * float(dc_sum)
+                sh += np.float64(dh_sum) * np.float64(dh_sum)
+                sc += np.float64(dc_sum) * np.float64(dc_sum)
                 _gate_grads(gate, tc, c_prev, r, j, dh_sum, dc_sum, dG)
         delta_norms[t] = norm_from_squares(sh, dh_tot)
         cell_norms[t] = norm_from_squares(sc, dc_tot)

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 from numba import njit
 
 from kernels.config import JIT_OPTIONS
@@ -11,14 +12,26 @@ from kernels.config import JIT_OPTIONS
 def frobenius(a):
     """||a||_F of an array of any shape, as a float64, without underflow or overflow.
 
-    Squares are summed after scaling by max |a| (LAPACK nrm2's idea), so a vanished
-    gradient of norm 1e-200 reads 1e-200, not 0, and 1e200 does not overflow.  NaN and Inf
-    propagate.
+    A plain float64 sum of squares (one vectorised pass) wherever it is safe; otherwise
+    the scaled two-pass form, so a vanished gradient of norm 1e-200 reads 1e-200, not 0,
+    and 1e200 does not overflow.  NaN and Inf propagate.
     """
+    af = a.ravel()
+    s = 0.0
+    for i in range(af.size):
+        v = np.float64(af[i])
+        s += v * v
+    return norm_from_squares(s, a)
+
+
+@njit(**JIT_OPTIONS)
+def scaled_frobenius(a):
+    """||a||_F summing squares after scaling by max |a| (LAPACK nrm2's idea): two passes,
+    exact at any scale; NaN and Inf propagate."""
     af = a.ravel()
     m = 0.0
     for i in range(af.size):
-        v = abs(float(af[i]))
+        v = abs(np.float64(af[i]))
         if not v <= m:  # also true for NaN, which then propagates
             m = v
     if m == 0.0 or not math.isfinite(m):
@@ -26,9 +39,23 @@ def frobenius(a):
     inv = 1.0 / m
     s = 0.0
     for i in range(af.size):
-        v = float(af[i]) * inv
+        v = np.float64(af[i]) * inv
         s += v * v
     return m * math.sqrt(s)
+
+
+@njit(**JIT_OPTIONS)
+def norm_from_squares(sum_sq, a):
+    """sqrt(sum_sq) where that plain sum of squares of a's entries is safe, else the scaled
+    norm of ``a``.
+
+    Fused loops accumulate a plain (vectorisable) float64 sum of squares; it is exact to
+    rounding unless it underflowed, overflowed or met a NaN, and only then is ``a`` (which
+    must hold the summed values) read again, with scaling.
+    """
+    if 1e-280 <= sum_sq <= 1e280:
+        return math.sqrt(sum_sq)
+    return scaled_frobenius(a)
 
 
 @njit(**JIT_OPTIONS)
@@ -38,17 +65,3 @@ def column_sums(a, out):
     for r in range(a.shape[0]):
         for j in range(a.shape[1]):
             out[j] += a[r, j]
-
-
-
-@njit(**JIT_OPTIONS)
-def norm_from_squares(sum_sq, a):
-    """sqrt(sum_sq) where that sum of squares of a's entries is safe, else frobenius(a).
-
-    Fused loops accumulate a plain (vectorisable) float64 sum of squares; it is exact to
-    rounding unless it underflowed, overflowed or met a NaN, and only then is ``a`` (which
-    must hold the summed values) read again, with scaling.
-    """
-    if 1e-280 <= sum_sq <= 1e280:
-        return math.sqrt(sum_sq)
-    return frobenius(a)

@@ -161,7 +161,7 @@ def _carry_backward(W_hh, act, k, every, HS, DZ, dh0, delta_norms, carry):
             for j in range(dz.shape[1]):
                 d = dz[b, j] + carry[b, j]
                 carry[b, j] = d
-                s += float(d) * float(d)
+                s += np.float64(d) * np.float64(d)
         delta_norms[t] = norm_from_squares(s, carry)
         backprop_activation(act, carry, HS[t + 1], dz)
         if t > T - k:  # h_t (the state before step t+1) is not detached for this loss
@@ -203,7 +203,7 @@ def _slots_backward(W_hh, act, k, HS, DZ, dh0, delta_norms, work):
                     d += v
                     cur[q, b, j] = v * fp
                 total[b, j] = d
-                s += float(d) * float(d)
+                s += np.float64(d) * np.float64(d)
                 dz[b, j] = d * fp
         delta_norms[t] = norm_from_squares(s, total)
         m = min(n, k - 1)

@@ -19,7 +19,8 @@ def plot_curves(runs: list[tuple[str, dict]], path, xlabel: str = "layer l") -> 
     n = len(runs)
     cols = min(n, 4)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False,
+                             layout="constrained")
     for ax, (label, data) in zip(axes.flat, runs, strict=False):
         for s in data["sizes"]:
             c = np.asarray(s["curve_geomean"], dtype=float)

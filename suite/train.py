@@ -371,7 +371,7 @@ def adding_markdown(sweep: dict) -> str:
         cells = ["exploded" if st.startswith("exploded") else
                  f"{m / s['baseline_mse']:.2g}{' ✓' if ok else ''}"
                  for m, ok, st in zip(s["eval_mse"], s["solved"], s["status"], strict=True)]
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {s['longest_solved']} |")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {s['longest_solved'] or 'none'} |")
     return "\n".join(lines)
 
 

@@ -42,3 +42,10 @@ def test_norm_from_squares_falls_back_where_the_plain_sum_fails(scale):
 def test_norm_from_squares_propagates_nan():
     a = np.array([1.0, np.nan])
     assert np.isnan(norm_from_squares(float(np.sum(a * a)), a))
+
+
+def test_float32_squares_are_taken_in_float64():
+    # numba's float() keeps a float32 a float32: 3e38 squared would overflow there.
+    a = np.array([3e38, -3e38], np.float32)
+    assert frobenius(a) == pytest.approx(np.sqrt(2) * 3e38, rel=1e-7)
+    assert norm_from_squares(float(np.sum(a.astype(np.float64) ** 2)), a) == frobenius(a)

@@ -28,7 +28,7 @@ def _kernels(block: int):
         t = cuda.threadIdx.x
         m = 0.0
         for i in range(cuda.grid(1), a.size, cuda.gridsize(1)):
-            m = _nan_max(m, abs(float(a[i])))
+            m = _nan_max(m, abs(np.float64(a[i])))
         shared[t] = m
         cuda.syncthreads()
         if t == 0:  # blocks are small: a serial pass keeps the NaN rule in one place
@@ -49,7 +49,7 @@ def _kernels(block: int):
         shared = cuda.shared.array(block, float64)
         s = 0.0
         for i in range(cuda.grid(1), a.size, cuda.gridsize(1)):
-            v = float(a[i]) * inv
+            v = np.float64(a[i]) * inv
             s += v * v
         s = _block_sum(shared, s)
         if cuda.threadIdx.x == 0:
