@@ -26,7 +26,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 from kernels.activations import activation_code, derivative_array
 from suite import theory
@@ -238,6 +237,8 @@ def fit_decay(curves: np.ndarray) -> dict | None:
             ys.append(np.log(c[idx]))
     if not xs:
         return None
+    from scipy import stats  # 1 s to import: not at `vgbench` start-up
+
     res = stats.linregress(np.concatenate(xs), np.concatenate(ys))
     steps = np.concatenate([np.diff(y) for y in ys])
     half = (stats.t.ppf(0.975, steps.size - 1) * np.std(steps, ddof=1)

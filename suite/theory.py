@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
-from scipy.special import digamma
 
 from kernels.activations import (
     GAMMA,
@@ -234,5 +233,7 @@ def variance_scaling(sigma_w: float, width: int) -> dict:
     n = int(width)
     if n < 1:
         raise ValueError(f"width must be >= 1, got {width}")
+    from scipy.special import digamma  # imported here: keeps `vgbench` start-up fast
+
     geo = sigma_w * math.exp(0.5 * (digamma(n / 2.0) - math.log(n / 2.0)))
     return {"mean_square": sigma_w ** 2, "geometric": geo}
