@@ -45,6 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RuntimeError) as exc:  # RuntimeError: e.g. no GPU
         print(f"vgbench {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -29,6 +29,7 @@ import numpy as np
 
 from kernels.activations import activation_code, derivative_array
 from suite import theory
+from suite.backends import BACKENDS
 from suite.clip import clip_by_global_norm, global_norm
 from suite.init import check_init
 from suite.validate import check_choice, check_dtype, check_positive_int
@@ -64,6 +65,7 @@ class DecayConfig:
     dtype: str = "float64"        # "float32" or "float64"
     top: str = "random"           # "random" cotangent at the readout, or "mse" loss
     inputs: str = "fixed_point"   # MLP inputs at q* ("fixed_point") or N(0, 1) ("normal")
+    backend: str = "cpu"          # "cpu", "cuda" or "auto" (see suite.backends)
 
     def __post_init__(self):
         check_choice("model", self.model, MODELS)
@@ -74,6 +76,7 @@ class DecayConfig:
         check_dtype(self.dtype)
         check_choice("top", self.top, TOPS)
         check_choice("inputs", self.inputs, INPUTS)
+        check_choice("backend", self.backend, BACKENDS)
         for name in ("width", "out_dim", "batch", "seeds"):
             check_positive_int(name, getattr(self, name))
         if self.in_dim is not None:
@@ -164,7 +167,7 @@ def probe(config: DecayConfig, size: int, seed: int,
             x = rng.standard_normal((B, in_dim)).astype(dt)
     else:
         x = rng.standard_normal((size, B, in_dim)).astype(dt)
-    kwargs = {}
+    kwargs = {"backend": config.backend}
     if config.model != "mlp" and config.truncate is not None:
         kwargs["truncate"] = config.truncate
     with np.errstate(all="ignore"):

@@ -15,6 +15,7 @@ truncation on an exploding RNN.
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -170,16 +171,21 @@ def variance_scaling_check(width: int, depth: int, seeds: int) -> dict:
 def decay_section(outdir: Path, progress: bool = True, *, depths: tuple = (4, 8, 16, 32, 64),
                   lengths: tuple = (10, 30, 100, 300), width: int = 128, hidden: int = 64,
                   batch: int = 32, seeds: int = 3, theory_width: int = 256,
-                  theory_depth: int = 32, theory_sigma_ws: tuple = (0.7, 1.0, 1.3, 1.7, 2.2)
-                  ) -> str:
-    """Gradient decay: MLP and recurrent sweeps, theory, plots; returns Markdown."""
+                  theory_depth: int = 32, theory_sigma_ws: tuple = (0.7, 1.0, 1.3, 1.7, 2.2),
+                  backend: str = "cpu") -> str:
+    """Gradient decay: MLP and recurrent sweeps, theory, plots; returns Markdown.
+
+    ``backend`` ("cpu", "cuda", "auto") runs the sweep cases' probes on those kernels.
+    """
     from tqdm import tqdm
 
     from suite import decayplots
 
     outdir = Path(outdir)
-    mlp = mlp_cases(depths, width, batch, seeds)
-    rec = recurrent_cases(lengths, hidden, batch, seeds)
+    mlp = [(label, replace(c, backend=backend))
+           for label, c in mlp_cases(depths, width, batch, seeds)]
+    rec = [(label, replace(c, backend=backend))
+           for label, c in recurrent_cases(lengths, hidden, batch, seeds)]
     results = {"mlp": [], "recurrent": []}
     config = {"mlp": {label: c.as_dict() for label, c in mlp},
               "recurrent": {label: c.as_dict() for label, c in rec}}

@@ -71,3 +71,16 @@ def test_decay_command_writes_json_plots_and_table(tmp_path, capsys):
 def test_decay_command_rejects_bad_input(tmp_path, capsys):
     assert main(["decay", "--depths", "3,x", "--out", str(tmp_path)]) == 2
     assert "comma-separated" in capsys.readouterr().err
+
+
+def test_decay_backend_option(tmp_path, capsys):
+    from suite.backends import use_cuda
+    from suite.decay import DecayConfig
+
+    with pytest.raises(ValueError, match="backend"):
+        DecayConfig(backend="tpu")
+    if use_cuda("auto"):
+        pytest.skip("a GPU is present: the CUDA path is tested in tests/test_cuda.py")
+    rc = main(["decay", "--depths", "3", "--width", "4", "--batch", "2", "--seeds", "1",
+               "--backend", "cuda", "--out", str(tmp_path)])
+    assert rc == 2 and "GPU" in capsys.readouterr().err

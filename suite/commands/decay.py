@@ -38,6 +38,8 @@ def add_arguments(parser) -> None:
                         help="random top cotangent (theory setting) or MSE loss")
     parser.add_argument("--inputs", default="fixed_point", choices=INPUTS,
                         help="MLP inputs at the mean-field fixed point q* or N(0, 1)")
+    parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
+                        help="kernels to probe with (cuda: needs a GPU or the simulator)")
     parser.add_argument("--out", default="vgbench-decay", help="output folder")
 
 
@@ -59,7 +61,7 @@ def run(args) -> int:
         seq_lens=_ints(args.seq_lens), width=args.width, batch=args.batch,
         residual=args.residual, batchnorm=args.batchnorm, clip=args.clip,
         truncate=args.truncate, seeds=args.seeds, dtype=args.dtype, top=args.top,
-        inputs=args.inputs) for act in args.activation]
+        inputs=args.inputs, backend=args.backend) for act in args.activation]
     out = Path(args.out)
     path = out / "decay.json"
     runs = []
