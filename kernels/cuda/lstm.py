@@ -15,10 +15,10 @@ from numba import cuda
 from kernels.activations import IDENTITY, SIGMOID, TANH
 from kernels.cuda.activations import activate
 from kernels.cuda.gemm import ACC_ACT, gemm
-from kernels.cuda.reduce import column_sums, frobenius, partials_buffer
+from kernels.cuda.reduce import frobenius, partials_buffer
 from kernels.cuda.rnn import (
-    _rows,
     fill_zero,
+    input_side_backward,
     launch_1d,
     readout_backward,
     readout_forward,
@@ -198,12 +198,5 @@ def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_i
         first = _carry_backward(W_hh, k, every, CS, GATES, TC, DH, DG, dh0, dc0,
                                 delta_norms, cell_norms, work[0, 0], work[2, 0], work[1, 0],
                                 work[3, 0], partials)
-    r0 = first * B
-    dgf = _rows(DG, r0, T * B)
-    gemm(_rows(x, r0, T * B), dgf, True, False, dW_ih)
-    gemm(_rows(HS, r0, T * B), dgf, True, False, dW_hh)
-    column_sums(dgf, db)
-    fill_zero(_rows(dx, 0, r0))
-    gemm(dgf, W_ih, False, True, _rows(dx, r0, T * B))
-    frobenius(dW_ih, weight_grad_norms, 0, partials)
-    frobenius(dW_hh, weight_grad_norms, 1, partials)
+    input_side_backward(x, HS, W_ih, first, DG, dW_ih, dW_hh, db, dx, weight_grad_norms,
+                        partials)

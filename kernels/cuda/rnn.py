@@ -154,6 +154,22 @@ def _slots_backward(W_hh, act, k, HS, DZ, dh0, delta_norms, work, partials) -> N
     sum_slots(cur, n, dh0)
 
 
+def input_side_backward(x, HS, W_in, first: int, D, dW_in, dW_hh, db, dx, weight_grad_norms,
+                        partials) -> None:
+    """Device twin of ``kernels.rnn.input_side_backward`` (same arguments, plus the
+    reduction scratch ``partials``)."""
+    T, B = x.shape[:2]
+    r0 = first * B
+    df = _rows(D, r0, T * B)
+    gemm(_rows(x, r0, T * B), df, True, False, dW_in)
+    gemm(_rows(HS, r0, T * B), df, True, False, dW_hh)
+    column_sums(df, db)
+    fill_zero(_rows(dx, 0, r0))
+    gemm(df, W_in, False, True, _rows(dx, r0, T * B))
+    frobenius(dW_in, weight_grad_norms, 0, partials)
+    frobenius(dW_hh, weight_grad_norms, 1, partials)
+
+
 def rnn_backward(x, W_xh, W_hh, W_hy, act, truncate, HS, dy_hat, dW_xh, dW_hh, db_h, dW_hy,
                  db_y, dx, dh0, delta_norms, weight_grad_norms, DZ, work) -> None:
     """BPTT on device arrays; arguments and results as in ``kernels.rnn.rnn_backward``
@@ -170,12 +186,5 @@ def rnn_backward(x, W_xh, W_hh, W_hy, act, truncate, HS, dy_hat, dW_xh, dW_hh, d
     else:
         first = _carry_backward(W_hh, act, k, every, HS, DZ, dh0, delta_norms, work[0, 0],
                                 partials)
-    r0 = first * B
-    dzf = _rows(DZ, r0, T * B)
-    gemm(_rows(x, r0, T * B), dzf, True, False, dW_xh)
-    gemm(_rows(HS, r0, T * B), dzf, True, False, dW_hh)
-    column_sums(dzf, db_h)
-    fill_zero(_rows(dx, 0, r0))
-    gemm(dzf, W_xh, False, True, _rows(dx, r0, T * B))
-    frobenius(dW_xh, weight_grad_norms, 0, partials)
-    frobenius(dW_hh, weight_grad_norms, 1, partials)
+    input_side_backward(x, HS, W_xh, first, DZ, dW_xh, dW_hh, db_h, dx, weight_grad_norms,
+                        partials)
