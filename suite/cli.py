@@ -12,6 +12,15 @@ import sys
 import suite.commands
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except None and False (no value to show)."""
+
+    def _get_help_string(self, action) -> str:
+        if action.default is None or action.default is False:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every discovered sub-command."""
     from suite import __version__
@@ -24,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     for info in sorted(pkgutil.iter_modules(suite.commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"suite.commands.{info.name}")
         p = sub.add_parser(info.name, help=module.HELP, description=module.HELP,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=_DefaultsFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
