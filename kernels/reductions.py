@@ -25,23 +25,38 @@ def frobenius(a):
 
 
 @njit(**JIT_OPTIONS)
-def scaled_frobenius(a):
-    """||a||_F summing squares after scaling by max |a| (LAPACK nrm2's idea): two passes,
-    exact at any scale; NaN and Inf propagate."""
+def max_abs(a):
+    """max |a| over an array of any shape, as float64; NaN if any entry is NaN."""
     af = a.ravel()
     m = 0.0
     for i in range(af.size):
         v = abs(np.float64(af[i]))
-        if not v <= m:  # also true for NaN, which then propagates
-            m = v
-    if m == 0.0 or not math.isfinite(m):
-        return m
-    inv = 1.0 / m
+        if v != v:
+            return v
+        m = max(m, v)
+    return m
+
+
+@njit(**JIT_OPTIONS)
+def scaled_sum_squares(a, scale):
+    """sum((a / scale)^2) in float64, for a finite ``scale`` >= max |a| > 0."""
+    af = a.ravel()
+    inv = 1.0 / scale
     s = 0.0
     for i in range(af.size):
         v = np.float64(af[i]) * inv
         s += v * v
-    return m * math.sqrt(s)
+    return s
+
+
+@njit(**JIT_OPTIONS)
+def scaled_frobenius(a):
+    """||a||_F summing squares after scaling by max |a| (LAPACK nrm2's idea): two passes,
+    exact at any scale; NaN and Inf propagate."""
+    m = max_abs(a)
+    if m == 0.0 or not math.isfinite(m):
+        return m
+    return m * math.sqrt(scaled_sum_squares(a, m))
 
 
 @njit(**JIT_OPTIONS)

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from kernels.clip import clip_values_into, max_abs, scale_into, scaled_sum_squares
+from kernels.clip import clip_values_into, scale_into
+from kernels.reductions import max_abs, scaled_sum_squares
 
 Grads = Mapping[str, np.ndarray] | Sequence[np.ndarray]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from suite.decay import DecayConfig, probe, sweep
-from suite.results import write_result
+from suite.results import write_result, write_text_atomic
 from suite.speed import quick_speed_report
 from suite.train import quick_training_report
 
@@ -281,21 +281,6 @@ def write_report(outdir, progress: bool = True,
     t0 = time.perf_counter()
     for section in SECTIONS if sections is None else sections:
         parts.append(section(outdir, progress))
-        _write_text_atomic(summary, "\n".join(parts)
+        write_text_atomic(summary, "\n".join(parts)
                            + f"\nWall time so far: {time.perf_counter() - t0:.0f} s.\n")
     return summary
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

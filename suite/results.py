@@ -80,15 +80,15 @@ def make_result(kind: str, config: dict, data: dict, machine: dict | None = None
     }
 
 
-def write_json_atomic(path: str | os.PathLike, obj) -> Path:
-    """Write ``obj`` as JSON to ``path`` atomically (temp file in the same dir, fsync, rename)."""
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temp file in the same dir, fsync, rename):
+    a reader sees the old file or the new one, never a torn one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(_encode(obj), f, indent=1, allow_nan=False)
-            f.write("\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -97,6 +97,11 @@ def write_json_atomic(path: str | os.PathLike, obj) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> Path:
+    """Write ``obj`` as strict JSON to ``path`` atomically (``write_text_atomic``)."""
+    return write_text_atomic(path, json.dumps(_encode(obj), indent=1, allow_nan=False) + "\n")
 
 
 def write_result(path: str | os.PathLike, kind: str, config: dict, data: dict,

@@ -1,4 +1,5 @@
-"""CUDA twin of ``kernels.clip`` plus clipping by global norm on device arrays.
+"""CUDA twin of ``kernels.clip`` and of the ``max_abs``/``scaled_sum_squares`` reductions
+in ``kernels.reductions``, plus clipping by global norm on device arrays.
 
 The norm is overflow-safe as on the CPU: ``m * sqrt(sum((a / m)^2))`` with m the largest
 |entry| over all arrays, each reduction in float64 by block reduction (kernels.cuda.reduce).
