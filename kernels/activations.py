@@ -237,30 +237,33 @@ def _fast_sigmoid_impl(z):
 
 
 @njit(**JIT_OPTIONS)
-def bias_activate(code, a, bias, y):
-    """y[b, j] = f(a[b, j] + bias[j]) over a (B, W) array; a may be y.
+def bias_activate(code, y, bias):
+    """y[b, j] = f(y[b, j] + bias[j]) in place over a (B, W) array.
 
     Each activation gets its own loop so the hot ones vectorise; float32 tanh and sigmoid
     use ``tanh_float32`` and ``sigmoid_float32``, float64 stays on libm (1e-16 accuracy).
+    In place through one array on purpose: with separate input and output arrays that
+    happen to be the same memory, LLVM's run-time alias check fails and the loop runs
+    scalar, 3-4x slower (docs/performance.md, entry 6).
     """
-    B, W = a.shape
-    if code == TANH and a.itemsize == 4:
+    B, W = y.shape
+    if code == TANH and y.itemsize == 4:
         for b in range(B):
             for j in range(W):
-                y[b, j] = tanh_float32(a[b, j] + bias[j])
-    elif code == SIGMOID and a.itemsize == 4:
+                y[b, j] = tanh_float32(y[b, j] + bias[j])
+    elif code == SIGMOID and y.itemsize == 4:
         for b in range(B):
             for j in range(W):
-                y[b, j] = sigmoid_float32(a[b, j] + bias[j])
+                y[b, j] = sigmoid_float32(y[b, j] + bias[j])
     elif code == RELU:
         for b in range(B):
             for j in range(W):
-                v = a[b, j] + bias[j]
+                v = y[b, j] + bias[j]
                 y[b, j] = v if v > 0 else _ZERO * v
     else:
         for b in range(B):
             for j in range(W):
-                y[b, j] = activate(code, a[b, j] + bias[j])
+                y[b, j] = activate(code, y[b, j] + bias[j])
 
 
 @njit(**JIT_OPTIONS)

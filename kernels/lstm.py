@@ -12,15 +12,19 @@ directly.  Readout, losses and truncation as in ``kernels.rnn``; truncation deta
 h_{s-k} and c_{s-k}.
 
 Speed layout: x @ W_ih over all T*B rows is one GEMM before the time loop; each step runs
-one fused (B, H) x (H, 4H) gate GEMM forward and one (B, 4H) x (4H, H) GEMM backward;
-dW_ih, dW_hh and dx are single GEMMs with K = T*B after the loop.  In float32, tanh(g)
+one fused (B, H) x (H, 4H) gate GEMM forward (``kernels.gemm``, added straight into the
+stored x_t @ W_ih) and one (B, 4H) x (4H, H) GEMM backward; dW_ih, dW_hh and dx are
+single GEMMs with K = T*B after the loop.  The backward overwrites the gate cache with
+dL/da in place, and the readout's cotangents are made one step at a time, so BPTT needs
+no (T, ...) array beyond these caches.  In float32, tanh(g)
 and tanh(c) use ``kernels.activations.tanh_float32`` (vectorisable, < 5 ulp) and the gate
 sigmoids ``sigmoid_float32`` (< 3 ulp).
 
 Caches filled by the forward and read by the backward:
 ``HS (T+1, B, H)``     HS[0] = h_0, HS[t] = h_t;
 ``CS (T+1, B, H)``     CS[0] = c_0, CS[t] = c_t;
-``GATES (T, B, 4H)``   activated gates [i | f | g | o] of each step;
+``GATES (T, B, 4H)``   activated gates [i | f | g | o] of each step (the backward
+                       overwrites them with dL/da);
 ``TC (T, B, H)``       tanh(c_t) (kept: recomputing it costs a transcendental per entry).
 """
 
@@ -30,12 +34,18 @@ from numba import njit
 
 from kernels.activations import fast_sigmoid, fast_tanh
 from kernels.config import JIT_OPTIONS
-from kernels.reductions import norm_from_squares
-from kernels.rnn import input_side_backward, readout_backward, readout_forward
+from kernels.gemm import gemm
+from kernels.reductions import frobenius, norm_from_squares
+from kernels.rnn import (
+    input_side_backward,
+    readout_backward,
+    readout_cotangents,
+    readout_forward,
+)
 
 
 @njit(**JIT_OPTIONS)
-def lstm_forward(x, W_ih, W_hh, b, W_hy, b_y, h0, c0, HS, CS, GATES, TC, work, y_hat):
+def lstm_forward(x, W_ih, W_hh, b, W_hy, b_y, h0, c0, HS, CS, GATES, TC, y_hat):
     """Forward pass over the sequence; fills the caches and writes the readout.
 
     Parameters
@@ -44,7 +54,6 @@ def lstm_forward(x, W_ih, W_hh, b, W_hy, b_y, h0, c0, HS, CS, GATES, TC, work, y
     W_ih : (I, 4H); W_hh : (H, 4H); b : (4H,); W_hy : (H, O); b_y : (O,).
     h0, c0 : (B, H) initial hidden and cell state.
     HS, CS, GATES, TC : caches, overwritten (module docstring).
-    work : (B, 4H) scratch.
     y_hat : (1, B, O) readout of h_T, or (T, B, O) readout of every h_t; overwritten.
 
     All arrays C-contiguous, one float dtype.
@@ -53,11 +62,11 @@ def lstm_forward(x, W_ih, W_hh, b, W_hy, b_y, h0, c0, HS, CS, GATES, TC, work, y
     H = W_hh.shape[0]
     HS[0] = h0
     CS[0] = c0
-    np.dot(x.reshape(T * B, I), W_ih, GATES.reshape(T * B, 4 * H))
+    gemm(x.reshape(T * B, I), W_ih, GATES.reshape(T * B, 4 * H), 0.0)
     bi, bf, bg, bo = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
     for t in range(1, T + 1):
-        np.dot(HS[t - 1], W_hh, work)
         gate = GATES[t - 1]
+        gemm(HS[t - 1], W_hh, gate, 1.0)
         c_prev = CS[t - 1]
         c = CS[t]
         h = HS[t]
@@ -66,13 +75,12 @@ def lstm_forward(x, W_ih, W_hh, b, W_hy, b_y, h0, c0, HS, CS, GATES, TC, work, y
             # One contiguous row slice per gate: the loop then vectorises (2-D indexing
             # with four column offsets did not).
             ai, af, ag, ao = gate[r, :H], gate[r, H:2 * H], gate[r, 2 * H:3 * H], gate[r, 3 * H:]
-            wi, wf, wg, wo = work[r, :H], work[r, H:2 * H], work[r, 2 * H:3 * H], work[r, 3 * H:]
             cp, cr, hr, tr = c_prev[r], c[r], h[r], tc[r]
             for j in range(H):
-                i = fast_sigmoid(ai[j] + wi[j] + bi[j])
-                f = fast_sigmoid(af[j] + wf[j] + bf[j])
-                g = fast_tanh(ag[j] + wg[j] + bg[j])
-                o = fast_sigmoid(ao[j] + wo[j] + bo[j])
+                i = fast_sigmoid(ai[j] + bi[j])
+                f = fast_sigmoid(af[j] + bf[j])
+                g = fast_tanh(ag[j] + bg[j])
+                o = fast_sigmoid(ao[j] + bo[j])
                 ai[j] = i
                 af[j] = f
                 ag[j] = g
@@ -88,7 +96,8 @@ def lstm_forward(x, W_ih, W_hh, b, W_hy, b_y, h0, c0, HS, CS, GATES, TC, work, y
 @njit(**JIT_OPTIONS)
 def _gate_grads(gate, tc, c_prev, r, j, dh, dc, dG):
     """Write dL/da (the 4 gate pre-activations) of entry (r, j) from dL/dh_t and the
-    total dL/dc_t; return dL/dc_{t-1} along the cell path."""
+    total dL/dc_t; return dL/dc_{t-1} along the cell path.  dG may be ``gate`` itself:
+    every gate value is read before the first write."""
     H = tc.shape[1]
     one = tc.dtype.type(1)
     i = gate[r, j]
@@ -103,31 +112,29 @@ def _gate_grads(gate, tc, c_prev, r, j, dh, dc, dG):
 
 
 @njit(**JIT_OPTIONS)
-def _carry_backward(W_hh, k, every, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_norms,
-                    cell_norms, carry_h, carry_c, dc_t):
+def _carry_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
+                    cell_norms, carry_h, carry_c, dc_t, DH):
     """BPTT with one summed (dh, dc) pair; for the last-state loss (any k) or no
-    truncation.  DH[t] holds the readout cotangent of step t+1 (0-indexed t) and leaves as
-    the total dL/dh_{t+1}; dc_t : (B, H) scratch.  Returns the first 0-indexed step that
-    receives a gradient."""
-    T, B, H = DH.shape
-    one = DH.dtype.type(1)
+    truncation.  GATES[t] leaves as dL/da_{t+1} (0-indexed t).  dc_t : (B, H) and
+    DH : (1, B, H) scratch (the step's readout cotangent, then its total dL/dh).
+    Returns the first 0-indexed step that receives a gradient."""
+    T, B, H = TC.shape
+    one = TC.dtype.type(1)
     first = max(T - k, 0)
-    if not every:
-        DH[first:T - 1] = 0
     carry_h[:] = 0
     carry_c[:] = 0
     for t in range(T - 1, first - 1, -1):
         gate = GATES[t]
         tc = TC[t]
         c_prev = CS[t]
-        dh_t = DH[t]
-        dG = DG[t]
+        readout_cotangents(dy_hat, W_hy, T, t, t + 1, DH)
+        dh_t = DH[0]
         sh = 0.0
         sc = 0.0
         for r in range(B):
-            # Row slices per gate, as in the forward, so the loop vectorises.
+            # Row slices per gate, as in the forward, so the loop vectorises; dL/da is
+            # written through the same slices (in place, one pointer per gate).
             gi, gf, gg, go = gate[r, :H], gate[r, H:2 * H], gate[r, 2 * H:3 * H], gate[r, 3 * H:]
-            di, df, dg, do = dG[r, :H], dG[r, H:2 * H], dG[r, 2 * H:3 * H], dG[r, 3 * H:]
             tr, cp, dhr, dcr = tc[r], c_prev[r], dh_t[r], dc_t[r]
             chr_, ccr = carry_h[r], carry_c[r]
             for j in range(H):
@@ -138,15 +145,15 @@ def _carry_backward(W_hh, k, every, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_n
                 dcr[j] = dc
                 sh += np.float64(dh) * np.float64(dh)
                 sc += np.float64(dc) * np.float64(dc)
-                di[j] = dc * g * i * (one - i)
-                df[j] = dc * cp[j] * f * (one - f)
-                dg[j] = dc * i * (one - g * g)
-                do[j] = dh * tv * o * (one - o)
+                gi[j] = dc * g * i * (one - i)
+                gf[j] = dc * cp[j] * f * (one - f)
+                gg[j] = dc * i * (one - g * g)
+                go[j] = dh * tv * o * (one - o)
                 ccr[j] = dc * f
         delta_norms[t] = norm_from_squares(sh, dh_t)
         cell_norms[t] = norm_from_squares(sc, dc_t)
         if t > T - k:  # (h_t, c_t) before step t+1 are not detached for this loss
-            np.dot(dG, W_hh.T, carry_h)
+            gemm(gate, W_hh.T, carry_h, 0.0)
     delta_norms[:first] = 0.0
     cell_norms[:first] = 0.0
     if k > T:
@@ -159,25 +166,25 @@ def _carry_backward(W_hh, k, every, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_n
 
 
 @njit(**JIT_OPTIONS)
-def _slots_backward(W_hh, k, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_norms, cell_norms,
-                    work, work_g):
+def _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
+                    cell_norms, work, work_g):
     """Exact truncated BPTT of the every-step loss, one slot per loss in flight (see
-    ``kernels.rnn._slots_backward``).  work : (4, S, B, H) = current/next dh slots,
-    current/next dc slots; work_g : (S, B, 4H) per-slot dL/da; S >= k."""
-    T, B, H = DH.shape
-    one = DH.dtype.type(1)
-    zero = DH.dtype.type(0)
+    ``kernels.rnn._slot_steps``).  GATES[t] leaves as dL/da_{t+1}.  work : (4, S, B, H) =
+    current/next dh slots, current/next dc slots; work_g : (S, B, 4H) per-slot dL/da;
+    S >= k."""
+    T, B, H = TC.shape
+    one = TC.dtype.type(1)
+    zero = TC.dtype.type(0)
     cur_h, nxt_h, cur_c, nxt_c = work[0], work[1], work[2], work[3]
     n = 0
     for t in range(T - 1, -1, -1):
-        cur_h[0] = DH[t]
+        readout_cotangents(dy_hat, W_hy, T, t, t + 1, cur_h)  # the loss of step t enters
         cur_c[0] = 0
         n += 1
         m = min(n, k - 1)
         gate = GATES[t]
         tc = TC[t]
         c_prev = CS[t]
-        dG = DG[t]
         dh_tot, dc_tot = nxt_h[0], nxt_c[0]  # free until the swap below
         sh = 0.0
         sc = 0.0
@@ -198,12 +205,12 @@ def _slots_backward(W_hh, k, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_norms, c
                 dc_tot[r, j] = dc_sum
                 sh += np.float64(dh_sum) * np.float64(dh_sum)
                 sc += np.float64(dc_sum) * np.float64(dc_sum)
-                _gate_grads(gate, tc, c_prev, r, j, dh_sum, dc_sum, dG)
+                _gate_grads(gate, tc, c_prev, r, j, dh_sum, dc_sum, gate)
         delta_norms[t] = norm_from_squares(sh, dh_tot)
         cell_norms[t] = norm_from_squares(sc, dc_tot)
         if m > 0:
-            np.dot(work_g[:m].reshape(m * B, 4 * H), W_hh.T,
-                   nxt_h[1:m + 1].reshape(m * B, H))
+            gemm(work_g[:m].reshape(m * B, 4 * H), W_hh.T,
+                 nxt_h[1:m + 1].reshape(m * B, H), 0.0)
         cur_h, nxt_h = nxt_h, cur_h
         cur_c, nxt_c = nxt_c, cur_c
         n = m
@@ -217,35 +224,36 @@ def _slots_backward(W_hh, k, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_norms, c
 @njit(**JIT_OPTIONS)
 def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_ih, dW_hh,
                   db, dW_hy, db_y, dx, dh0, dc0, delta_norms, cell_norms,
-                  weight_grad_norms, DH, DG, work, work_g):
+                  weight_grad_norms, work, work_g):
     """BPTT from the readout cotangent ``dy_hat``; overwrites every output.
 
     Parameters
     ----------
     x, W_ih, W_hh, W_hy : as given to ``lstm_forward``.
     truncate : int k >= 1 (``kernels.rnn`` docstring), or 0 for full BPTT.
-    HS, CS, GATES, TC : caches filled by ``lstm_forward`` (read only).
+    HS, CS, GATES, TC : caches filled by ``lstm_forward``; GATES leaves holding dL/da_t
+        (0-indexed t - 1), so one forward serves one backward.
     dy_hat : (1, B, O) or (T, B, O) dL/dy_hat, shaped like the forward's y_hat.
     dW_ih, dW_hh, db, dW_hy, db_y : gradients shaped like their parameters, overwritten.
     dx : (T, B, I) dL/dx; dh0, dc0 : (B, H) dL/dh_0, dL/dc_0; overwritten.
     delta_norms, cell_norms : (T,) float64, ||dL/dh_t||_F and ||dL/dc_t||_F for
         t = 1..T (total derivatives, summed over every loss; 0 where truncation cuts).
     weight_grad_norms : (2,) float64, ||dW_ih||_F and ||dW_hh||_F.
-    DH : (T, B, H) scratch (readout cotangents); DG : (T, B, 4H) scratch, leaves holding
-        dL/da_t.
     work : (4, S, B, H) and work_g : (S, B, 4H) scratch; S >= min(truncate, T) when
         truncating the every-step loss, else S >= 1 (work_g then unused).
     """
-    T, B, I = x.shape
-    S = dy_hat.shape[0]
-    every = S == T
+    T = x.shape[0]
+    every = dy_hat.shape[0] == T
     k = truncate if 0 < truncate <= T else T + 1
-    readout_backward(HS, W_hy, dy_hat, dW_hy, db_y, DH[T - S:])
+    readout_backward(HS, W_hy, dy_hat, dW_hy, db_y)
     if every and k <= T:
-        _slots_backward(W_hh, k, HS, CS, GATES, TC, DH, DG, dh0, dc0, delta_norms,
+        _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
                         cell_norms, work, work_g)
         first = 0
     else:
-        first = _carry_backward(W_hh, k, every, HS, CS, GATES, TC, DH, DG, dh0, dc0,
-                                delta_norms, cell_norms, work[0, 0], work[2, 0], work[1, 0])
-    input_side_backward(x, HS, W_ih, first, DG, dW_ih, dW_hh, db, dx, weight_grad_norms)
+        first = _carry_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
+                                cell_norms, work[0, 0], work[2, 0], work[1, 0], work[3, :1])
+    input_side_backward(x, HS, W_ih, first, T, GATES[first:], dW_ih, dW_hh, db, dx, 0.0)
+    dx[:first] = 0
+    weight_grad_norms[0] = frobenius(dW_ih)
+    weight_grad_norms[1] = frobenius(dW_hh)

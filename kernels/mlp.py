@@ -29,6 +29,7 @@ from numba import njit
 
 from kernels.activations import activate, backprop_activation, bias_activate
 from kernels.config import JIT_OPTIONS
+from kernels.gemm import gemm
 from kernels.reductions import column_sums, frobenius
 
 BN_EPS = 1e-5
@@ -94,15 +95,18 @@ def mlp_forward(x, W_in, W_hid, W_out, b_hid, b_out, bn_gamma, bn_beta, act, res
         W_l = W_in if l == 0 else W_hid[l - 1]
         skip = residual and l >= 1
         y_l = Y[l] if skip else H[l]
-        np.dot(h_in, W_l, y_l)
+        gemm(h_in, W_l, y_l, 0.0)
         if batchnorm:
             _batchnorm_activate(act, y_l, b_hid[l], bn_gamma[l], bn_beta[l], XHAT[l],
                                 INV_STD[l], y_l)
         else:
-            bias_activate(act, y_l, b_hid[l], y_l)
+            bias_activate(act, y_l, b_hid[l])
         if skip:
-            H[l] = H[l - 1] + y_l
-    np.dot(H[L - 1], W_out, y_hat)
+            h, h_prev = H[l], H[l - 1]
+            for b in range(h.shape[0]):
+                for j in range(h.shape[1]):
+                    h[b, j] = h_prev[b, j] + y_l[b, j]
+    gemm(H[L - 1], W_out, y_hat, 0.0)
     for b in range(y_hat.shape[0]):
         for o in range(y_hat.shape[1]):
             y_hat[b, o] += b_out[o]
@@ -125,15 +129,14 @@ def mlp_backward(x, W_in, W_hid, W_out, bn_gamma, act, residual, batchnorm, H, Y
     delta_norms : (L,) float64, ||dL/dh_{l+1}||_F for l = 0..L-1 (total gradient reaching
         each hidden output, skip path included).
     weight_grad_norms : (L,) float64, ||dL/dW_l||_F for the hidden layers l = 0..L-1.
-    work : (3, B, W) scratch.
+    work : (2, B, W) scratch.
     """
     L = db_hid.shape[0]
     dh = work[0]
     dz = work[1]
-    tmp = work[2]
-    np.dot(H[L - 1].T, dy_hat, dW_out)
+    gemm(H[L - 1].T, dy_hat, dW_out, 0.0)
     column_sums(dy_hat, db_out)
-    np.dot(dy_hat, W_out.T, dh)
+    gemm(dy_hat, W_out.T, dh, 0.0)
     for l in range(L - 1, -1, -1):
         delta_norms[l] = frobenius(dh)
         skip = residual and l >= 1
@@ -145,12 +148,11 @@ def mlp_backward(x, W_in, W_hid, W_out, bn_gamma, act, residual, batchnorm, H, Y
         column_sums(dz, db_hid[l])
         h_in = x if l == 0 else H[l - 1]
         dW_l = dW_in if l == 0 else dW_hid[l - 1]
-        np.dot(h_in.T, dz, dW_l)
+        gemm(h_in.T, dz, dW_l, 0.0)
         weight_grad_norms[l] = frobenius(dW_l)
         if l == 0:
-            np.dot(dz, W_in.T, dx)
+            gemm(dz, W_in.T, dx, 0.0)
         elif skip:
-            np.dot(dz, W_hid[l - 1].T, tmp)
-            dh += tmp
+            gemm(dz, W_hid[l - 1].T, dh, 1.0)
         else:
-            np.dot(dz, W_hid[l - 1].T, dh)
+            gemm(dz, W_hid[l - 1].T, dh, 0.0)

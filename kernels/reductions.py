@@ -77,6 +77,12 @@ def norm_from_squares(sum_sq, a):
 def column_sums(a, out):
     """out[j] = sum_r a[r, j] over the rows of a 2-D array; out overwritten."""
     out[:] = 0
+    add_column_sums(a, out)
+
+
+@njit(**JIT_OPTIONS)
+def add_column_sums(a, out):
+    """out[j] += sum_r a[r, j] over the rows of a 2-D array."""
     for r in range(a.shape[0]):
         for j in range(a.shape[1]):
             out[j] += a[r, j]

@@ -17,15 +17,18 @@ kept apart in "slots" stacked so that one GEMM propagates them all; that costs
 O(T min(k, T)) GEMM rows instead of O(T).
 
 Speed layout: x @ W_xh over all T*B rows is one GEMM before the time loop, which then
-runs one (B, H) x (H, H) GEMM per step each way; dW_xh, dW_hh and dx are single GEMMs with
-K = T*B after it.  Nothing is allocated inside the time loops.  A float32 tanh RNN uses
-``kernels.activations.tanh_float32`` (vectorisable, < 5 ulp) in the forward.
+runs one (B, H) x (H, H) GEMM per step each way (``kernels.gemm``; the forward one adds
+h_{t-1} @ W_hh straight into the stored x_t @ W_xh).  The backward runs in chunks of C
+steps (C = ``DZ.shape[0]``), newest first; each chunk ends with dW_xh, dW_hh (accumulated)
+and dx as GEMMs with K = C*B.  So BPTT needs the cache below plus C steps of dL/dz, not a
+second (T, B, H) array.  Nothing is allocated inside the time loops.  A float32 tanh RNN
+uses ``kernels.activations.tanh_float32`` (vectorisable, < 5 ulp) in the forward.
 
 Cache filled by the forward and read by the backward:
 ``HS (T+1, B, H)``  HS[0] = h_0, HS[t] = h_t.
 
-The readout helpers (``readout_forward``, ``readout_backward``) are shared with the LSTM
-kernels, which keep their hidden states in the same layout.
+The readout helpers and ``input_side_backward`` are shared with the LSTM kernels, which
+keep their hidden states in the same layout.
 """
 
 
@@ -40,7 +43,8 @@ from kernels.activations import (
     tanh_float32,
 )
 from kernels.config import JIT_OPTIONS
-from kernels.reductions import column_sums, frobenius, norm_from_squares
+from kernels.gemm import gemm
+from kernels.reductions import add_column_sums, column_sums, frobenius, norm_from_squares
 
 
 @njit(**JIT_OPTIONS)
@@ -56,59 +60,81 @@ def readout_forward(HS, W_hy, b_y, y_hat):
     T1, B, H = HS.shape
     S, _, O = y_hat.shape
     yf = y_hat.reshape(S * B, O)
-    np.dot(HS.reshape(T1 * B, H)[(T1 - S) * B:], W_hy, yf)
+    gemm(HS.reshape(T1 * B, H)[(T1 - S) * B:], W_hy, yf, 0.0)
     for r in range(S * B):
         for o in range(O):
             yf[r, o] += b_y[o]
 
 
 @njit(**JIT_OPTIONS)
-def readout_backward(HS, W_hy, dy_hat, dW_hy, db_y, DH):
-    """Readout gradients and the cotangent each read-out state receives from it.
+def readout_backward(HS, W_hy, dy_hat, dW_hy, db_y):
+    """Readout parameter gradients.
 
     Parameters
     ----------
     HS : (T+1, B, H) hidden states; W_hy : (H, O).
     dy_hat : (S, B, O) dL/dy_hat, S = 1 (last state) or T (every state).
     dW_hy : (H, O), db_y : (O,) overwritten.
-    DH : (S, B, H) overwritten with dy_hat @ W_hy^T (dL/dh of the read-out states).
     """
     T1, B, H = HS.shape
     S, _, O = dy_hat.shape
     dyf = dy_hat.reshape(S * B, O)
-    np.dot(HS.reshape(T1 * B, H)[(T1 - S) * B:].T, dyf, dW_hy)
+    gemm(HS.reshape(T1 * B, H)[(T1 - S) * B:].T, dyf, dW_hy, 0.0)
     column_sums(dyf, db_y)
-    np.dot(dyf, W_hy.T, DH.reshape(S * B, H))
 
 
 @njit(**JIT_OPTIONS)
-def input_side_backward(x, HS, W_in, first, D, dW_in, dW_hh, db, dx, weight_grad_norms):
-    """The gradients gathered after the time loop, as single GEMMs with K = T*B.
+def readout_cotangents(dy_hat, W_hy, T, t0, t1, DH):
+    """dL/dh of 0-indexed steps t0 <= t < t1 from the readout alone.
+
+    Parameters
+    ----------
+    dy_hat : (S, B, O) dL/dy_hat, S = 1 (last state) or T (every state); W_hy : (H, O).
+    T : sequence length.
+    DH : (>= t1 - t0, B, H); DH[i] overwritten with dy_hat[t0 + i] @ W_hy^T where step
+        t0 + i is read out, else 0.
+    """
+    S, B, O = dy_hat.shape
+    H = W_hy.shape[0]
+    n = t1 - t0
+    if S == T:
+        gemm(dy_hat.reshape(S * B, O)[t0 * B:t1 * B], W_hy.T,
+             DH.reshape(DH.shape[0] * B, H)[:n * B], 0.0)
+    else:
+        DH[:n] = 0
+        if t1 == T:
+            gemm(dy_hat[0], W_hy.T, DH[n - 1], 0.0)
+
+
+@njit(**JIT_OPTIONS)
+def input_side_backward(x, HS, W_in, t0, t1, D, dW_in, dW_hh, db, dx, beta):
+    """The gradients of 0-indexed steps t0 <= t < t1 that need no recurrence, as GEMMs
+    with K = (t1 - t0) * B.
 
     Parameters
     ----------
     x : (T, B, I); HS : (T+1, B, H) states; W_in : (I, G) input weights.
-    first : first 0-indexed step that received a gradient (earlier ones get dx = 0).
-    D : (T, B, G) dL/d(pre-activation) per step (G = H for the RNN, 4H for the LSTM).
-    dW_in : (I, G), dW_hh : (H, G), db : (G,), dx : (T, B, I), overwritten.
-    weight_grad_norms : (2,) float64, ||dW_in||_F and ||dW_hh||_F, overwritten.
+    D : (>= t1 - t0, B, G), D[i] = dL/d(pre-activation) of step t0 + i (G = H for the
+        RNN, 4H for the LSTM).
+    dW_in : (I, G), dW_hh : (H, G), db : (G,): set to beta * old + this range's share
+        (beta 0: overwritten; 1: accumulated).
+    dx : (T, B, I); dx[t0:t1] overwritten.
     """
     T, B, I = x.shape
     H = HS.shape[2]
-    r0 = first * B
-    df = D.reshape(T * B, D.shape[2])[r0:]
-    np.dot(x.reshape(T * B, I)[r0:].T, df, dW_in)
-    np.dot(HS.reshape((T + 1) * B, H)[r0:T * B].T, df, dW_hh)
-    column_sums(df, db)
-    dxf = dx.reshape(T * B, I)
-    dxf[:r0] = 0
-    np.dot(df, W_in.T, dxf[r0:])
-    weight_grad_norms[0] = frobenius(dW_in)
-    weight_grad_norms[1] = frobenius(dW_hh)
+    G = D.shape[2]
+    r0, r1 = t0 * B, t1 * B
+    df = D.reshape(D.shape[0] * B, G)[:r1 - r0]
+    gemm(x.reshape(T * B, I)[r0:r1].T, df, dW_in, beta)
+    gemm(HS.reshape((T + 1) * B, H)[r0:r1].T, df, dW_hh, beta)
+    if beta == 0:
+        db[:] = 0
+    add_column_sums(df, db)
+    gemm(df, W_in.T, dx.reshape(T * B, I)[r0:r1], 0.0)
 
 
 @njit(**JIT_OPTIONS)
-def rnn_forward(x, W_xh, W_hh, b_h, W_hy, b_y, h0, act, HS, work, y_hat):
+def rnn_forward(x, W_xh, W_hh, b_h, W_hy, b_y, h0, act, HS, y_hat):
     """Forward pass over the sequence; fills the cache and writes the readout.
 
     Parameters
@@ -118,7 +144,6 @@ def rnn_forward(x, W_xh, W_hh, b_h, W_hy, b_y, h0, act, HS, work, y_hat):
     h0 : (B, H) initial state.
     act : int activation code (kernels.activations).
     HS : (T+1, B, H) cache, overwritten: HS[0] = h0, HS[t] = h_t.
-    work : (B, H) scratch.
     y_hat : (1, B, O) readout of h_T, or (T, B, O) readout of every h_t; overwritten.
 
     All arrays C-contiguous, one float dtype.
@@ -126,36 +151,30 @@ def rnn_forward(x, W_xh, W_hh, b_h, W_hy, b_y, h0, act, HS, work, y_hat):
     T, B, I = x.shape
     H = W_hh.shape[0]
     HS[0] = h0
-    np.dot(x.reshape(T * B, I), W_xh, HS.reshape((T + 1) * B, H)[B:])
+    gemm(x.reshape(T * B, I), W_xh, HS.reshape((T + 1) * B, H)[B:], 0.0)
     fast_tanh = act == TANH and x.itemsize == 4  # vectorisable rational tanh, < 5 ulp
     for t in range(1, T + 1):
-        np.dot(HS[t - 1], W_hh, work)
         h = HS[t]
+        gemm(HS[t - 1], W_hh, h, 1.0)
         if fast_tanh:
             for b in range(B):
                 for j in range(H):
-                    h[b, j] = tanh_float32(h[b, j] + work[b, j] + b_h[j])
+                    h[b, j] = tanh_float32(h[b, j] + b_h[j])
         else:
             for b in range(B):
                 for j in range(H):
-                    h[b, j] = activate(act, h[b, j] + work[b, j] + b_h[j])
+                    h[b, j] = activate(act, h[b, j] + b_h[j])
     readout_forward(HS, W_hy, b_y, y_hat)
 
 
 @njit(**JIT_OPTIONS)
-def _carry_backward(W_hh, act, k, every, HS, DZ, dh0, delta_norms, carry):
-    """BPTT with one summed cotangent; for the last-state loss (any k) or no truncation.
-
-    DZ[t] holds on entry the readout cotangent of step t+1 (0-indexed t) and leaves as
-    dL/dz_{t+1}.  Returns the first 0-indexed step that receives a gradient.
-    """
-    T = DZ.shape[0]
-    first = max(T - k, 0)
-    if not every:
-        DZ[first:T - 1] = 0
-    carry[:] = 0
-    for t in range(T - 1, first - 1, -1):
-        dz = DZ[t]
+def _carry_steps(W_hh, act, k, T, t0, t1, HS, DZ, delta_norms, carry):
+    """Steps t1-1 down to t0 of BPTT with one summed cotangent (the last-state loss, any
+    k, or no truncation).  DZ[i] holds on entry the readout cotangent of step t0 + i and
+    leaves as its dL/dz; carry (B, H) brings dL/dh from the later steps and leaves with
+    what reaches h_{t0}."""
+    for t in range(t1 - 1, t0 - 1, -1):
+        dz = DZ[t - t0]
         s = 0.0
         for b in range(dz.shape[0]):
             for j in range(dz.shape[1]):
@@ -165,33 +184,28 @@ def _carry_backward(W_hh, act, k, every, HS, DZ, dh0, delta_norms, carry):
         delta_norms[t] = norm_from_squares(s, carry)
         backprop_activation(act, carry, HS[t + 1], dz)
         if t > T - k:  # h_t (the state before step t+1) is not detached for this loss
-            np.dot(dz, W_hh.T, carry)
-    delta_norms[:first] = 0.0
-    if k > T:
-        dh0[:] = carry
-    else:
-        dh0[:] = 0
-    return first
+            gemm(dz, W_hh.T, carry, 0.0)
 
 
 @njit(**JIT_OPTIONS)
-def _slots_backward(W_hh, act, k, HS, DZ, dh0, delta_norms, work):
-    """Exact truncated BPTT of the every-step loss: one slot per loss still in flight.
+def _slot_steps(W_hh, act, k, t0, t1, HS, DZ, delta_norms, work, n, p):
+    """Steps t1-1 down to t0 of the exact truncated BPTT of the every-step loss: one slot
+    per loss still in flight.
 
     Slot q at (0-indexed) step t holds the cotangent of the loss at step t+q; the loss of
     step t enters as slot 0, and the one of step t+k-1 stops at step t.  DZ as in
-    ``_carry_backward``; work : (2, S, B, H) with S >= k.
+    ``_carry_steps``; work : (2, S, B, H), S >= k: work[p] holds the n slots in flight on
+    entry.  Returns (n, p) for the next chunk.
     """
-    T, B, H = DZ.shape
-    cur = work[0]
-    nxt = work[1]
+    B, H = DZ.shape[1], DZ.shape[2]
+    cur = work[p]
+    nxt = work[1 - p]
     zero = DZ.dtype.type(0)
-    n = 0
-    for t in range(T - 1, -1, -1):
-        cur[0] = DZ[t]
+    for t in range(t1 - 1, t0 - 1, -1):
+        dz = DZ[t - t0]
+        cur[0] = dz
         n += 1
         h = HS[t + 1]
-        dz = DZ[t]
         total = nxt[0]  # free until the swap below
         s = 0.0
         for b in range(B):
@@ -208,12 +222,11 @@ def _slots_backward(W_hh, act, k, HS, DZ, dh0, delta_norms, work):
         delta_norms[t] = norm_from_squares(s, total)
         m = min(n, k - 1)
         if m > 0:
-            np.dot(cur[:m].reshape(m * B, H), W_hh.T, nxt[1:m + 1].reshape(m * B, H))
+            gemm(cur[:m].reshape(m * B, H), W_hh.T, nxt[1:m + 1].reshape(m * B, H), 0.0)
         cur, nxt = nxt, cur
+        p = 1 - p
         n = m
-    dh0[:] = 0
-    for q in range(1, n + 1):
-        dh0 += cur[q]
+    return n, p
 
 
 @njit(**JIT_OPTIONS)
@@ -234,18 +247,38 @@ def rnn_backward(x, W_xh, W_hh, W_hy, act, truncate, HS, dy_hat, dW_xh, dW_hh, d
     delta_norms : (T,) float64, ||dL/dh_t||_F for t = 1..T (the total cotangent reaching
         h_t, summed over every loss; 0 where truncation cuts it off).
     weight_grad_norms : (2,) float64, ||dW_xh||_F and ||dW_hh||_F.
-    DZ : (T, B, H) scratch; leaves holding dL/dz_t, z_t the pre-activation of step t.
+    DZ : (C, B, H) scratch, C >= 1 steps per chunk (module docstring).
     work : (2, S, B, H) scratch; S >= min(truncate, T) when truncating the every-step
         loss, else S >= 1.
     """
-    T, B, I = x.shape
-    S = dy_hat.shape[0]
-    every = S == T
+    T = x.shape[0]
+    C = DZ.shape[0]
+    every = dy_hat.shape[0] == T
     k = truncate if 0 < truncate <= T else T + 1
-    readout_backward(HS, W_hy, dy_hat, dW_hy, db_y, DZ[T - S:])
-    if every and k <= T:
-        _slots_backward(W_hh, act, k, HS, DZ, dh0, delta_norms, work)
-        first = 0
-    else:
-        first = _carry_backward(W_hh, act, k, every, HS, DZ, dh0, delta_norms, work[0, 0])
-    input_side_backward(x, HS, W_xh, first, DZ, dW_xh, dW_hh, db_h, dx, weight_grad_norms)
+    slots = every and k <= T
+    first = 0 if slots else max(T - k, 0)  # earlier steps receive no gradient
+    readout_backward(HS, W_hy, dy_hat, dW_hy, db_y)
+    carry = work[0, 0]
+    carry[:] = 0
+    n, p = 0, 0
+    t1 = T
+    while t1 > first:
+        t0 = max(t1 - C, first)
+        readout_cotangents(dy_hat, W_hy, T, t0, t1, DZ)
+        if slots:
+            n, p = _slot_steps(W_hh, act, k, t0, t1, HS, DZ, delta_norms, work, n, p)
+        else:
+            _carry_steps(W_hh, act, k, T, t0, t1, HS, DZ, delta_norms, carry)
+        input_side_backward(x, HS, W_xh, t0, t1, DZ, dW_xh, dW_hh, db_h, dx,
+                            0.0 if t1 == T else 1.0)
+        t1 = t0
+    delta_norms[:first] = 0.0
+    dx[:first] = 0
+    dh0[:] = 0
+    if slots:
+        for q in range(1, n + 1):
+            dh0 += work[p, q]
+    elif k > T:
+        dh0[:] = carry
+    weight_grad_norms[0] = frobenius(dW_xh)
+    weight_grad_norms[1] = frobenius(dW_hh)

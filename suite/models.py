@@ -94,7 +94,7 @@ class MLP:
             n_bn = L if self.batchnorm else 0
             XHAT = np.empty((n_bn, batch, W), dt)
             INV_STD = np.empty((n_bn, W), dt)
-            work = np.empty((3, batch, W), dt)
+            work = np.empty((2, batch, W), dt)
             ws = self._workspaces[batch] = (H, Y, XHAT, INV_STD, work)
         return ws
 

@@ -20,6 +20,11 @@ from suite.validate import check_array, check_choice, check_dtype, check_positiv
 
 LOSS_AT = ("last", "every")
 
+# The RNN backward runs in chunks of about this many (step, batch) rows: its input-side
+# GEMMs then have K >= this, and BPTT stores one chunk of dL/dz beside the T hidden
+# states instead of T of them (kernels.rnn docstring).
+BPTT_CHUNK_ROWS = 256
+
 
 class _Recurrent:
     """Input checks, loss and workspaces shared by RNN and LSTM."""
@@ -126,14 +131,15 @@ class RNN(_Recurrent):
 
     def _allocate(self, T: int, B: int, slots: int) -> dict:
         H, dt = self.hidden, self.dtype
-        return {"HS": np.empty((T + 1, B, H), dt), "step": np.empty((B, H), dt),
-                "DZ": np.empty((T, B, H), dt), "work": np.empty((2, slots, B, H), dt)}
+        chunk = min(T, -(-BPTT_CHUNK_ROWS // B))
+        return {"HS": np.empty((T + 1, B, H), dt), "DZ": np.empty((chunk, B, H), dt),
+                "work": np.empty((2, slots, B, H), dt)}
 
     def _forward(self, x: np.ndarray, h0: np.ndarray, loss_at: str, ws: dict) -> np.ndarray:
         p = self.params
         y_hat = self._output(x.shape[0], x.shape[1], loss_at)
         rnn_forward(x, p["W_xh"], p["W_hh"], p["b_h"], p["W_hy"], p["b_y"], h0, self._act,
-                    ws["HS"], ws["step"], y_hat)
+                    ws["HS"], y_hat)
         return y_hat
 
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None) -> np.ndarray:
@@ -233,8 +239,7 @@ class LSTM(_Recurrent):
         H, dt = self.hidden, self.dtype
         return {"HS": np.empty((T + 1, B, H), dt), "CS": np.empty((T + 1, B, H), dt),
                 "GATES": np.empty((T, B, 4 * H), dt), "TC": np.empty((T, B, H), dt),
-                "step": np.empty((B, 4 * H), dt), "DH": np.empty((T, B, H), dt),
-                "DG": np.empty((T, B, 4 * H), dt), "work": np.empty((4, slots, B, H), dt),
+                "work": np.empty((4, slots, B, H), dt),
                 "work_g": np.empty((slots, B, 4 * H), dt)}
 
     def _forward(self, x: np.ndarray, h0: np.ndarray, c0: np.ndarray, loss_at: str,
@@ -242,7 +247,7 @@ class LSTM(_Recurrent):
         p = self.params
         y_hat = self._output(x.shape[0], x.shape[1], loss_at)
         lstm_forward(x, p["W_ih"], p["W_hh"], p["b"], p["W_hy"], p["b_y"], h0, c0, ws["HS"],
-                     ws["CS"], ws["GATES"], ws["TC"], ws["step"], y_hat)
+                     ws["CS"], ws["GATES"], ws["TC"], y_hat)
         return y_hat
 
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None,
@@ -282,7 +287,7 @@ class LSTM(_Recurrent):
         lstm_backward(x, p["W_ih"], p["W_hh"], p["W_hy"], truncate or 0, ws["HS"], ws["CS"],
                       ws["GATES"], ws["TC"], dy_hat, g["W_ih"], g["W_hh"], g["b"], g["W_hy"],
                       g["b_y"], dx, dh0, dc0, delta_norms, cell_norms, weight_grad_norms,
-                      ws["DH"], ws["DG"], ws["work"], ws["work_g"])
+                      ws["work"], ws["work_g"])
         return GradResult(loss=loss, grads=g, grad_input=dx, delta_norms=delta_norms,
                           weight_grad_norms=weight_grad_norms,
                           output=y_hat if loss_at == "every" else y_hat[0],

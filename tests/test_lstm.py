@@ -49,13 +49,13 @@ def test_initial_cell_gradient_matches_finite_differences():
     GATES = np.empty((T, B, 4 * H))
     y_hat = np.empty((T, B, O))
     lstm_forward(x, p["W_ih"], p["W_hh"], p["b"], p["W_hy"], p["b_y"], h0, c0, HS, CS, GATES,
-                 TC, np.empty((B, 4 * H)), y_hat)
+                 TC, y_hat)
     g = {k: np.empty_like(v) for k, v in p.items()}
     dx, dh0, dc0 = np.empty_like(x), np.empty_like(h0), np.empty_like(c0)
     lstm_backward(x, p["W_ih"], p["W_hh"], p["W_hy"], 0, HS, CS, GATES, TC, (y_hat - y) / B,
                   g["W_ih"], g["W_hh"], g["b"], g["W_hy"], g["b_y"], dx, dh0, dc0,
-                  np.empty(T), np.empty(T), np.empty(2), np.empty((T, B, H)),
-                  np.empty((T, B, 4 * H)), np.empty((4, 1, B, H)), np.empty((1, B, 4 * H)))
+                  np.empty(T), np.empty(T), np.empty(2), np.empty((4, 1, B, H)),
+                  np.empty((1, B, 4 * H)))
 
     def f():
         return model.loss_and_grads(x, y, loss_at="every", h0=h0, c0=c0).loss
@@ -63,10 +63,12 @@ def test_initial_cell_gradient_matches_finite_differences():
     e = reference.lstm_loss_and_grads(p, x, y, 2, "every", h0, c0)
     assert np.any(e["dc0"] != 0)
     work = np.empty((4, 2, B, H))
+    # The backward overwrote the gate cache with dL/da: one forward serves one backward.
+    lstm_forward(x, p["W_ih"], p["W_hh"], p["b"], p["W_hy"], p["b_y"], h0, c0, HS, CS, GATES,
+                 TC, y_hat)
     lstm_backward(x, p["W_ih"], p["W_hh"], p["W_hy"], 2, HS, CS, GATES, TC, (y_hat - y) / B,
                   g["W_ih"], g["W_hh"], g["b"], g["W_hy"], g["b_y"], dx, dh0, dc0,
-                  np.empty(T), np.empty(T), np.empty(2), np.empty((T, B, H)),
-                  np.empty((T, B, 4 * H)), work, np.empty((2, B, 4 * H)))
+                  np.empty(T), np.empty(T), np.empty(2), work, np.empty((2, B, 4 * H)))
     np.testing.assert_allclose(dc0, e["dc0"], rtol=1e-10, atol=1e-15)
 
 

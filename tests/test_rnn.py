@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from kernels.activations import ACTIVATIONS
+from suite import recurrent
 from suite.models import RNN
 from tests import reference
 
@@ -112,6 +113,24 @@ def test_matches_reference(activation, dtype, loss_at, truncate):
         err = np.linalg.norm(got - want)
         assert err <= rtol * (np.linalg.norm(want) + 1e-3), f"{name}: {err:.3e}"
     assert r.loss == pytest.approx(e["loss"], rel=rtol, abs=rtol)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 20, 10 ** 6])
+@pytest.mark.parametrize("loss_at,truncate", [("last", None), ("last", 5), ("every", None),
+                                              ("every", 4)])
+def test_chunked_backward_matches_reference(monkeypatch, chunk_rows, loss_at, truncate):
+    """The backward runs in chunks of C steps (C = 1, 5 of T = 12 leaving a ragged last
+    chunk, and all T at once); every chunking gives the reference gradients."""
+    monkeypatch.setattr(recurrent, "BPTT_CHUNK_ROWS", chunk_rows)
+    T = 12
+    model, x, y, h0 = make_case(T, loss_at, hidden=5, batch=4)
+    r = model.loss_and_grads(x, y, truncate, loss_at, h0=h0)
+    e = reference.rnn_loss_and_grads(model.params, x, y, "tanh", truncate, loss_at, h0)
+    assert model._workspace(T, 4, recurrent._slots(T, truncate, loss_at))["DZ"].shape[0] == \
+        min(T, -(-chunk_rows // 4))
+    for got, want in [(r.grads[k], e["grads"][k]) for k in e["grads"]] + [
+            (r.grad_input, e["dx"]), (r.grad_h0, e["dh0"]), (r.delta_norms, e["delta_norms"])]:
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
 
 
 def torch_truncated(params, x, y, truncate, loss_at, h0):

@@ -28,7 +28,7 @@ def layer_case(rng: np.random.Generator, dtype: str) -> dict:
         "grads": (empty(N, N), empty(0, N, N), empty(N, N), empty(1, N), empty(N),
                   empty(0, N), empty(0, N)),
         "dx": empty(B, N), "delta_norms": np.empty(1), "weight_grad_norms": np.empty(1),
-        "work": empty(3, B, N),
+        "work": empty(2, B, N),
     }
 
 

@@ -1,0 +1,139 @@
+"""Matrix products for the kernels, through NumPy's own OpenBLAS.
+
+``gemm(a, b, c, beta)`` sets ``c = a @ b + beta * c`` for 2-D operands of one float
+dtype: ``a`` (M, K), ``b`` (K, N), ``c`` (M, N).  ``a`` and ``b`` may be row-major (unit
+stride along their last axis, any row stride: C arrays and row slices of them) or the
+``.T`` of such an array (passed to BLAS as a transpose flag, never copied); ``c`` must be
+row-major.  Anything else (a strided view with no unit stride) is copied first.  With
+``beta = 0`` the old contents of ``c`` are ignored, as in BLAS.
+
+Why not ``np.dot(a, b, c)`` inside njit: that goes to SciPy's bundled OpenBLAS (0.3.30
+here), whose small-matrix sgemm is ~1.5x slower than NumPy's (0.3.31): 32x128x128 float32
+21 us vs 14 us, 32x128x512 83 us vs 56 us at one thread (docs/performance.md, entry 5).
+It also cannot accumulate (``beta = 1``), which the recurrent kernels use to add the
+recurrent term straight into the gate pre-activations.
+
+The BLAS entry points are bound by symbol name (``vgbench_cblas_sgemm`` and friends,
+registered with LLVM below), so kernels that call them stay cacheable.  They resolve to
+NumPy's bundled ILP64 OpenBLAS (``scipy_cblas_?gemm64_``; NumPy >= 2 wheels) when it is
+found, and otherwise, or with ``VGBENCH_GEMM=numba`` in the environment, to C callbacks
+compiled from ``np.dot`` (SciPy's BLAS, as before).  ``BACKEND`` says which.  M = 1
+(batch 1) goes to ``?gemv``, which is several times faster than ``?gemm`` there.
+"""
+
+import ctypes
+import glob
+import os
+
+import llvmlite.binding as llvm
+import numpy as np
+from numba import njit, types
+
+from kernels.config import JIT_OPTIONS
+
+_ROW, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS enums
+
+_i32, _i64, _ptr = types.int32, types.int64, types.uintp
+_GEMM_SIG = {dt: types.void(_i32, _i32, _i32, _i64, _i64, _i64, dt, _ptr, _i64, _ptr, _i64,
+                            dt, _ptr, _i64)
+             for dt in (types.float32, types.float64)}
+_GEMV_SIG = {dt: types.void(_i32, _i32, _i64, _i64, dt, _ptr, _i64, _ptr, _i64, dt, _ptr,
+                            _i64)
+             for dt in (types.float32, types.float64)}
+_NAMES = {("gemm", types.float32): "sgemm", ("gemm", types.float64): "dgemm",
+          ("gemv", types.float32): "sgemv", ("gemv", types.float64): "dgemv"}
+
+
+def _numpy_openblas() -> ctypes.CDLL | None:
+    """NumPy's bundled ILP64 OpenBLAS (already loaded by NumPy), or None."""
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "libscipy_openblas64_*"))):
+        try:
+            lib = ctypes.CDLL(path)
+            getattr(lib, "scipy_cblas_sgemm64_")
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def _fallback_address(kind: str, dtype) -> int:
+    """Address of a C callback with the CBLAS signature, computed with ``np.dot``."""
+    from kernels import gemm_fallback  # compiled only when needed
+
+    return getattr(gemm_fallback, f"{kind}_{dtype}").address
+
+
+def _bind() -> str:
+    """Register the four ``vgbench_cblas_*`` symbols; return the backend's name."""
+    lib = None if os.environ.get("VGBENCH_GEMM") == "numba" else _numpy_openblas()
+    for (kind, dtype), name in _NAMES.items():
+        if lib is not None:
+            address = ctypes.cast(getattr(lib, f"scipy_cblas_{name}64_"), ctypes.c_void_p).value
+        else:
+            address = _fallback_address(kind, dtype)
+        llvm.add_symbol(f"vgbench_cblas_{name}", address)
+    return "numpy-openblas" if lib is not None else "numba-np.dot"
+
+
+BACKEND = _bind()
+
+_sgemm = types.ExternalFunction("vgbench_cblas_sgemm", _GEMM_SIG[types.float32])
+_dgemm = types.ExternalFunction("vgbench_cblas_dgemm", _GEMM_SIG[types.float64])
+_sgemv = types.ExternalFunction("vgbench_cblas_sgemv", _GEMV_SIG[types.float32])
+_dgemv = types.ExternalFunction("vgbench_cblas_dgemv", _GEMV_SIG[types.float64])
+
+
+@njit(**JIT_OPTIONS)
+def _operand(a):
+    """(array, transpose flag, leading dimension) describing ``a`` to BLAS."""
+    size = a.itemsize
+    if a.strides[1] == size or a.shape[1] == 1:
+        return a, _NO_TRANS, max(a.strides[0] // size, a.shape[1], 1)
+    if a.strides[0] == size or a.shape[0] == 1:
+        return a, _TRANS, max(a.strides[1] // size, a.shape[0], 1)
+    c = np.ascontiguousarray(a)
+    return c, _NO_TRANS, max(c.shape[1], 1)
+
+
+@njit(**JIT_OPTIONS)
+def gemm(a, b, c, beta):
+    """c = a @ b + beta * c (module docstring); a (M, K), b (K, N), c (M, N)."""
+    M, K = a.shape
+    N = b.shape[1]
+    if b.shape[0] != K or c.shape[0] != M or c.shape[1] != N:
+        raise ValueError("gemm: operand shapes do not match")
+    if M == 0 or N == 0:
+        return
+    if c.strides[1] != c.itemsize and N > 1:
+        raise ValueError("gemm: the output must be row-major")
+    if K == 0:
+        if beta == 0:
+            c[:] = 0
+        else:
+            c *= beta
+        return
+    a, ta, lda = _operand(a)
+    b, tb, ldb = _operand(b)
+    ldc = max(c.strides[0] // c.itemsize, N)
+    one = c.dtype.type(1)
+    bet = c.dtype.type(beta)
+    if M == 1:
+        # c[0] = op(b)^T a[0] + beta c[0]: a gemv on b, whose row-major transpose flag
+        # flips because BLAS sees b as (K, N) and we want b^T a.
+        tv = _TRANS if tb == _NO_TRANS else _NO_TRANS
+        rows, cols = (K, N) if tb == _NO_TRANS else (N, K)
+        inca = lda if ta == _TRANS else 1
+        if c.itemsize == 4:
+            _sgemv(_ROW, tv, rows, cols, one, b.ctypes.data, ldb, a.ctypes.data, inca, bet,
+                   c.ctypes.data, 1)
+        else:
+            _dgemv(_ROW, tv, rows, cols, one, b.ctypes.data, ldb, a.ctypes.data, inca, bet,
+                   c.ctypes.data, 1)
+        return
+    if c.itemsize == 4:
+        _sgemm(_ROW, ta, tb, M, N, K, one, a.ctypes.data, lda, b.ctypes.data, ldb, bet,
+               c.ctypes.data, ldc)
+    else:
+        _dgemm(_ROW, ta, tb, M, N, K, one, a.ctypes.data, lda, b.ctypes.data, ldb, bet,
+               c.ctypes.data, ldc)

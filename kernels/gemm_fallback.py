@@ -1,0 +1,58 @@
+"""C callbacks with the row-major CBLAS ``?gemm`` / ``?gemv`` signatures, built on
+``np.dot`` inside Numba (SciPy's BLAS).  ``kernels.gemm`` binds them only when NumPy's
+bundled OpenBLAS is not found, or with ``VGBENCH_GEMM=numba``; importing this module
+compiles them (cached)."""
+
+import numpy as np
+from numba import carray, cfunc, njit, types
+
+_TRANS = 112
+_i32, _i64 = types.int32, types.int64
+
+
+def _gemm_sig(dt):
+    p = types.CPointer(dt)
+    return types.void(_i32, _i32, _i32, _i64, _i64, _i64, dt, p, _i64, p, _i64, dt, p, _i64)
+
+
+def _gemv_sig(dt):
+    p = types.CPointer(dt)
+    return types.void(_i32, _i32, _i64, _i64, dt, p, _i64, p, _i64, dt, p, _i64)
+
+
+@njit(cache=True)
+def _store(res, alpha, beta, c):
+    """c = alpha * res + beta * c (beta = 0 ignores c, as BLAS does)."""
+    if beta == 0:
+        c[...] = alpha * res
+    else:
+        c[...] = alpha * res + beta * c
+
+
+def _gemm(order, ta, tb, M, N, K, alpha, pa, lda, pb, ldb, beta, pc, ldc):
+    if ta == _TRANS:
+        a = np.ascontiguousarray(carray(pa, (K, lda))[:, :M].T)
+    else:
+        a = np.ascontiguousarray(carray(pa, (M, lda))[:, :K])
+    if tb == _TRANS:
+        b = np.ascontiguousarray(carray(pb, (N, ldb))[:, :K].T)
+    else:
+        b = np.ascontiguousarray(carray(pb, (K, ldb))[:, :N])
+    _store(np.dot(a, b), alpha, beta, carray(pc, (M, ldc))[:, :N])
+
+
+def _gemv(order, trans, rows, cols, alpha, pa, lda, px, incx, beta, py, incy):
+    a = carray(pa, (rows, lda))[:, :cols]
+    n_in, n_out = (rows, cols) if trans == _TRANS else (cols, rows)
+    x = np.ascontiguousarray(carray(px, ((n_in - 1) * incx + 1,))[::incx])
+    y = carray(py, ((n_out - 1) * incy + 1,))[::incy]
+    if trans == _TRANS:
+        _store(np.dot(np.ascontiguousarray(a.T), x), alpha, beta, y)
+    else:
+        _store(np.dot(np.ascontiguousarray(a), x), alpha, beta, y)
+
+
+gemm_float32 = cfunc(_gemm_sig(types.float32), cache=True)(_gemm)
+gemm_float64 = cfunc(_gemm_sig(types.float64), cache=True)(_gemm)
+gemv_float32 = cfunc(_gemv_sig(types.float32), cache=True)(_gemv)
+gemv_float64 = cfunc(_gemv_sig(types.float64), cache=True)(_gemv)
