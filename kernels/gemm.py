@@ -50,7 +50,7 @@ def _numpy_openblas() -> ctypes.CDLL | None:
     for path in sorted(glob.glob(os.path.join(libs, "libscipy_openblas64_*"))):
         try:
             lib = ctypes.CDLL(path)
-            getattr(lib, "scipy_cblas_sgemm64_")
+            lib.scipy_cblas_sgemm64_  # noqa: B018  (AttributeError if not this ABI)
             return lib
         except (OSError, AttributeError):
             continue

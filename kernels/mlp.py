@@ -24,7 +24,6 @@ any array otherwise).
 
 import math
 
-import numpy as np
 from numba import njit
 
 from kernels.activations import activate, backprop_activation, bias_activate

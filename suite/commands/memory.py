@@ -43,5 +43,6 @@ def run(args) -> int:
 
         config = {k: getattr(args, k) for k in ("models", "hidden", "seq_len", "batch",
                                                 "loss_at", "truncate", "dtype")}
-        print(f"wrote {write_result(args.out, 'memory', {**config, 'in_dim': in_dim}, {'rows': rows})}")
+        path = write_result(args.out, "memory", {**config, "in_dim": in_dim}, {"rows": rows})
+        print(f"wrote {path}")
     return 0
