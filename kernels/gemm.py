@@ -17,7 +17,8 @@ The BLAS entry points are bound by symbol name (``vgbench_cblas_sgemm`` and frie
 registered with LLVM below), so kernels that call them stay cacheable.  They resolve to
 NumPy's bundled ILP64 OpenBLAS (``scipy_cblas_?gemm64_``; NumPy >= 2 wheels) when it is
 found, and otherwise, or with ``VGBENCH_GEMM=numba`` in the environment, to C callbacks
-compiled from ``np.dot`` (SciPy's BLAS, as before).  ``BACKEND`` says which.  M = 1
+compiled from ``np.dot`` (SciPy's BLAS, as before).  ``BACKEND`` says which, ``LIBRARY``
+gives the library's path (recorded in every result's machine fingerprint).  M = 1
 (batch 1) goes to ``?gemv``, which is several times faster than ``?gemm`` there.
 """
 
@@ -64,8 +65,8 @@ def _fallback_address(kind: str, dtype) -> int:
     return getattr(gemm_fallback, f"{kind}_{dtype}").address
 
 
-def _bind() -> str:
-    """Register the four ``vgbench_cblas_*`` symbols; return the backend's name."""
+def _bind() -> ctypes.CDLL | None:
+    """Register the four ``vgbench_cblas_*`` symbols; return the library bound, if any."""
     lib = None if os.environ.get("VGBENCH_GEMM") == "numba" else _numpy_openblas()
     for (kind, dtype), name in _NAMES.items():
         if lib is not None:
@@ -73,10 +74,12 @@ def _bind() -> str:
         else:
             address = _fallback_address(kind, dtype)
         llvm.add_symbol(f"vgbench_cblas_{name}", address)
-    return "numpy-openblas" if lib is not None else "numba-np.dot"
+    return lib
 
 
-BACKEND = _bind()
+_LIB = _bind()
+BACKEND = "numpy-openblas" if _LIB is not None else "numba-np.dot"
+LIBRARY = os.path.realpath(_LIB._name) if _LIB is not None else None
 
 _sgemm = types.ExternalFunction("vgbench_cblas_sgemm", _GEMM_SIG[types.float32])
 _dgemm = types.ExternalFunction("vgbench_cblas_dgemm", _GEMM_SIG[types.float64])

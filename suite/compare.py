@@ -106,7 +106,7 @@ def setup_differences(base: dict, new: dict) -> list[str]:
     mb, mn = base.get("machine", {}), new.get("machine", {})
     out = []
     for key in ("machine", "cpu", "num_cpu", "simd", "numba", "numpy", "scipy",
-                "numba_threading_layer", "cuda_device"):
+                "numba_threading_layer", "kernel_gemm", "cuda_device"):
         if mb.get(key) != mn.get(key):
             out.append(f"{key}: {mb.get(key)} -> {mn.get(key)}")
 

@@ -105,7 +105,8 @@ def _cuda_device() -> dict | None:
 def blas_info() -> list:
     """Every BLAS/OpenMP library in the process (threadpoolctl), with core type and threads.
 
-    Loads scipy's BLAS first: it is the one ``np.dot`` inside njit kernels calls.
+    Loads scipy's BLAS first: ``np.dot`` inside njit calls it (the kernels' GEMM fallback,
+    ``kernels.gemm``).
     """
     import scipy.linalg.cython_blas  # noqa: F401
     from threadpoolctl import threadpool_info
@@ -129,6 +130,7 @@ def fingerprint() -> dict:
     import numpy
     import scipy
 
+    from kernels import gemm
     from suite.blas import selection
 
     info = _cpuinfo()
@@ -154,6 +156,7 @@ def fingerprint() -> dict:
         "threads": _threads(),
         "blas": blas_info(),
         "blas_coretype": selection(),
+        "kernel_gemm": {"backend": gemm.BACKEND, "library": gemm.LIBRARY},
         "cuda_device": _cuda_device(),
     }
 

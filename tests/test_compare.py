@@ -132,6 +132,9 @@ def test_setup_differences_show_blas_core_type():
          "data": {}}
     assert any("core-type" in d for d in setup_differences(a, b))
     assert setup_differences(a, a) == []
+    c = {"machine": {**MACHINE, "kernel_gemm": {"backend": "numba-np.dot", "library": None}},
+         "data": {}}
+    assert any(d.startswith("kernel_gemm:") for d in setup_differences(a, c))
 
 
 def test_rerun_of_same_code_is_no_change():

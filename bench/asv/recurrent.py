@@ -49,6 +49,25 @@ class RecurrentPeakMem:
         self.model.loss_and_grads(self.x, self.y)
 
 
+class RecurrentMemoryRatio:
+    """Peak RSS of one BPTT call (T 300, hidden 256, batch 64) over the bytes of its stored
+    activations, returned gradients left out (``suite.memory``): 1.0 means the backward
+    keeps nothing T-sized beyond the forward's caches."""
+
+    params = [CELLS, common.DTYPES]
+    param_names = ["cell", "dtype"]
+
+    def setup(self, cell, dtype):
+        self.model, _, _ = common.recurrent_case(cell, 1, 256, dtype)
+
+    def track_peak_over_activations(self, cell, dtype):
+        from suite.memory import measure
+
+        return measure(self.model, 300, common.BATCH)["ratio_without_outputs"]
+
+    track_peak_over_activations.unit = "peak RSS / activation bytes"
+
+
 class RNNDecay:
     """Decay over time of a width-128 float64 RNN (``suite.decay``, three fixed seeds)."""
 
