@@ -46,12 +46,19 @@ _NAMES = {("gemm", types.float32): "sgemm", ("gemm", types.float64): "dgemm",
 
 
 def _numpy_openblas() -> ctypes.CDLL | None:
-    """NumPy's bundled ILP64 OpenBLAS (already loaded by NumPy), or None."""
-    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libs, "libscipy_openblas64_*"))):
+    """NumPy's bundled ILP64 OpenBLAS (already loaded by NumPy), or None.
+
+    Wheels keep it in ``numpy.libs`` beside the package (Linux, Windows) or in
+    ``numpy/.dylibs`` (macOS); a library without all four entry points is skipped.
+    """
+    here = os.path.dirname(np.__file__)
+    dirs = [os.path.join(here, os.pardir, "numpy.libs"), os.path.join(here, ".dylibs")]
+    found = [p for d in dirs for p in glob.glob(os.path.join(d, "libscipy_openblas64_*"))]
+    for path in sorted(found):
         try:
             lib = ctypes.CDLL(path)
-            lib.scipy_cblas_sgemm64_  # noqa: B018  (AttributeError if not this ABI)
+            for name in _NAMES.values():
+                getattr(lib, f"scipy_cblas_{name}64_")
             return lib
         except (OSError, AttributeError):
             continue
