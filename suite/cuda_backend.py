@@ -182,7 +182,7 @@ class _RNNRun(_RecurrentRun):
         from kernels.cuda.rnn import rnn_backward, rnn_forward
         m, d = self.model, self.d
         rnn_forward(d["x"], d["W_xh"], d["W_hh"], d["b_h"], d["W_hy"], d["b_y"], d["h0"],
-                    m._act, d["HS"], d["work"][0, 0], d["y_hat"])
+                    m._act, d["HS"], d["y_hat"])
         dy_hat = self.loss()
         rnn_backward(d["x"], d["W_xh"], d["W_hh"], d["W_hy"], m._act, self.truncate, d["HS"],
                      dy_hat, d["dW_xh"], d["dW_hh"], d["db_h"], d["dW_hy"], d["db_y"],
@@ -206,8 +206,7 @@ class _LSTMRun(_RecurrentRun):
         from kernels.cuda.lstm import lstm_backward, lstm_forward
         d = self.d
         lstm_forward(d["x"], d["W_ih"], d["W_hh"], d["b"], d["W_hy"], d["b_y"], d["h0"],
-                     d["c0"], d["HS"], d["CS"], d["GATES"], d["TC"], d["work"][0, 0],
-                     d["y_hat"])
+                     d["c0"], d["HS"], d["CS"], d["GATES"], d["TC"], d["y_hat"])
         dy_hat = self.loss()
         lstm_backward(d["x"], d["W_ih"], d["W_hh"], d["W_hy"], self.truncate, d["HS"],
                       d["CS"], d["GATES"], d["TC"], dy_hat, d["dW_ih"], d["dW_hh"], d["db"],

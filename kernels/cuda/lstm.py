@@ -1,4 +1,6 @@
-"""CUDA twin of ``kernels.lstm``: same names, argument order, caches and truncation rules.
+"""CUDA twin of ``kernels.lstm``: same names, argument order, caches and truncation rules,
+except that ``lstm_backward`` keeps separate device scratch DH (T, B, H) and DG (T, B, 4H)
+and leaves GATES intact (the CPU kernel overwrites GATES with dL/da to save host memory).
 
 Forward: ``x W_ih`` for all T*B rows is one product; each step adds ``h_{t-1} W_hh + b``
 into that step's gate block in a product epilogue (``ACC_ACT`` with the identity), then one
@@ -114,10 +116,8 @@ def _backward_kernels(dtype: np.dtype):
     return carry_step, slots_step
 
 
-def lstm_forward(x, W_ih, W_hh, b, W_hy, b_y, h0, c0, HS, CS, GATES, TC, work,
-                 y_hat) -> None:
-    """Forward pass on device arrays; arguments as in ``kernels.lstm.lstm_forward``
-    (``work`` is unused here: each step's product lands in its gate block)."""
+def lstm_forward(x, W_ih, W_hh, b, W_hy, b_y, h0, c0, HS, CS, GATES, TC, y_hat) -> None:
+    """Forward pass on device arrays; arguments as in ``kernels.lstm.lstm_forward``."""
     T, B, I = x.shape
     H = W_hh.shape[0]
     HS[0].copy_to_device(h0)
@@ -181,7 +181,8 @@ def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_i
                   db, dW_hy, db_y, dx, dh0, dc0, delta_norms, cell_norms,
                   weight_grad_norms, DH, DG, work, work_g) -> None:
     """BPTT on device arrays; arguments and results as in ``kernels.lstm.lstm_backward``
-    (norm vectors are float64 device arrays).  On the carry path ``work[:, 0]`` holds
+    plus the scratch DH (T, B, H) and DG (T, B, 4H) (norm vectors are float64 device
+    arrays).  On the carry path ``work[:, 0]`` holds
     (carry_h, dh, carry_c, dc); on the slot path slot 0 of the "next" buffers holds dh, dc.
     """
     T, B, I = x.shape

@@ -1,4 +1,6 @@
-"""CUDA twin of ``kernels.rnn``: same names, argument order, caches and truncation rules.
+"""CUDA twin of ``kernels.rnn``: same names, argument order, caches and truncation rules,
+except that ``rnn_backward`` takes a full (T, B, H) ``DZ`` (the CPU kernel takes a chunk of
+steps to bound host memory; here dL/dz of every step stays on the device).
 
 Weights and states stay on the device for the whole sequence: ``x W_xh`` for all T*B rows
 is one product before the time loop, then each step is one product whose epilogue adds
@@ -79,9 +81,8 @@ def readout_backward(HS, W_hy, dy_hat, dW_hy, db_y, DH) -> None:
     gemm(dyf, W_hy, False, True, DH.reshape(S * B, H))
 
 
-def rnn_forward(x, W_xh, W_hh, b_h, W_hy, b_y, h0, act, HS, work, y_hat) -> None:
-    """Forward pass on device arrays; arguments as in ``kernels.rnn.rnn_forward``
-    (``work`` is unused here: each step's product goes straight into its epilogue)."""
+def rnn_forward(x, W_xh, W_hh, b_h, W_hy, b_y, h0, act, HS, y_hat) -> None:
+    """Forward pass on device arrays; arguments as in ``kernels.rnn.rnn_forward``."""
     T, B, I = x.shape
     HS[0].copy_to_device(h0)
     gemm(x.reshape(T * B, I), W_xh, False, False, _rows(HS, B, (T + 1) * B))
