@@ -206,33 +206,111 @@ def sigmoid_float32(z):
     return _T_ONE / (_T_ONE + exp_float32(-z))
 
 
+@intrinsic
+def _int64_bits_as_float64(typingctx, i):
+    """Reinterpret an int64's bits as a float64 (builds 2^n for the vectorised exp)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+# Cephes exp (double): e^x = 2^n e^r, n = round(x log2 e), |r| <= ln2 / 2, e^r from a
+# [2/3] Pade form.  2^n is built from its bits in two halves so that results run into
+# gradual underflow (x < -708) and overflow (x > 709.78) as libm's do.
+_D_LOG2E = 1.4426950408889634
+_D_C1 = 6.93145751953125e-1
+_D_C2 = 1.42860682030941723212e-6
+_D_P0, _D_P1, _D_P2 = (1.26177193074810590878e-4, 3.02994407707441961300e-2,
+                      9.99999999999999999910e-1)
+_D_Q0, _D_Q1, _D_Q2, _D_Q3 = (3.00198505138664455042e-6, 2.52448340349684104192e-3,
+                              2.27265548208155028766e-1, 2.00000000000000000009e0)
+_D_XMIN, _D_XMAX = -746.0, 710.0  # beyond them e^x is 0 or inf either way
+_D_ROUND = 6755399441055744.0  # 1.5 * 2^52: (v + R) - R rounds v to an integer
+
+
+# No "reassoc" here: it would fold (v + R) - R back into v.
+@njit(cache=True, fastmath=FASTMATH - {"reassoc"}, error_model="numpy")
+def exp_float64(x):
+    """e^x for float64 in a vectorisable form (libm's exp is a scalar call); <= 2 ulp over
+    the normal range (tests/test_activations.py), 0 and inf at the ends, NaN propagates."""
+    v = min(max(x, _D_XMIN), _D_XMAX)
+    n = (v * _D_LOG2E + _D_ROUND) - _D_ROUND
+    r = v - n * _D_C1 - n * _D_C2
+    rr = r * r
+    p = r * ((_D_P0 * rr + _D_P1) * rr + _D_P2)
+    q = ((_D_Q0 * rr + _D_Q1) * rr + _D_Q2) * rr + _D_Q3
+    e = 1.0 + 2.0 * (p / (q - p))
+    k = np.int64(n)
+    half = k >> 1
+    scaled = (e * _int64_bits_as_float64((half + 1023) << 52)) * \
+        _int64_bits_as_float64((k - half + 1023) << 52)
+    return x if x != x else scaled
+
+
+# Cephes tanh (double): a [2/3] rational form for |x| <= 0.625, 1 - 2 / (e^{2|x|} + 1)
+# beyond; both are computed and one is selected, so the loop stays branch-free.
+_H_P0, _H_P1, _H_P2 = -9.64399179425052238628e-1, -9.92877231001918586564e1, \
+    -1.61468768441708447952e3
+_H_Q0, _H_Q1, _H_Q2 = 1.12811678491632931402e2, 2.23548839060100448583e3, \
+    4.84406305325125486048e3
+
+
+@njit(**JIT_OPTIONS)
+def tanh_float64(z):
+    """tanh of a float64, vectorisable; <= 2 ulp (tests), exactly +-1 for |z| > 19.1, NaN
+    propagates, tiny z returned as z."""
+    a = abs(z)
+    s = z * z
+    p = (_H_P0 * s + _H_P1) * s + _H_P2
+    q = ((s + _H_Q0) * s + _H_Q1) * s + _H_Q2
+    small = z + z * s * p / q
+    big = 1.0 - 2.0 / (exp_float64(2.0 * a) + 1.0)
+    big = big if z >= 0 else -big
+    return small if a <= 0.625 else (big if a == a else z)
+
+
+@njit(**JIT_OPTIONS)
+def sigmoid_float64(z):
+    """Stable sigmoid of a float64, vectorisable: e = e^-|z| once, then 1 / (1 + e) or
+    e / (1 + e) by sign, so neither tail overflows or loses its digits; <= 2 ulp (tests)."""
+    e = exp_float64(-abs(z))
+    return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
+
+
 def fast_tanh(z):
-    """tanh chosen by type at compile time: ``tanh_float32`` for float32, libm otherwise."""
+    """tanh chosen by type at compile time: ``tanh_float32`` or ``tanh_float64``, libm for
+    anything else."""
     return math.tanh(z)
 
 
 def fast_sigmoid(z):
-    """sigmoid chosen by type at compile time: ``sigmoid_float32`` for float32, the
-    stable libm form otherwise."""
+    """sigmoid chosen by type at compile time: ``sigmoid_float32`` or ``sigmoid_float64``,
+    the stable libm form for anything else."""
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def _is_float32(z) -> bool:
-    return isinstance(z, types.Float) and z.bitwidth == 32
+def _float_bits(z) -> int | None:
+    return z.bitwidth if isinstance(z, types.Float) else None
 
 
 # A runtime flag would leave both forms in the loop and block vectorisation.
 @overload(fast_tanh, jit_options=JIT_OPTIONS)
 def _fast_tanh_impl(z):
-    if _is_float32(z):
+    bits = _float_bits(z)
+    if bits == 32:
         return lambda z: tanh_float32(z)
+    if bits == 64:
+        return lambda z: tanh_float64(z)
     return lambda z: activate(TANH, z)
 
 
 @overload(fast_sigmoid, jit_options=JIT_OPTIONS)
 def _fast_sigmoid_impl(z):
-    if _is_float32(z):
+    bits = _float_bits(z)
+    if bits == 32:
         return lambda z: sigmoid_float32(z)
+    if bits == 64:
+        return lambda z: sigmoid_float64(z)
     return lambda z: activate(SIGMOID, z)
 
 
@@ -240,21 +318,21 @@ def _fast_sigmoid_impl(z):
 def bias_activate(code, y, bias):
     """y[b, j] = f(y[b, j] + bias[j]) in place over a (B, W) array.
 
-    Each activation gets its own loop so the hot ones vectorise; float32 tanh and sigmoid
-    use ``tanh_float32`` and ``sigmoid_float32``, float64 stays on libm (1e-16 accuracy).
+    Each activation gets its own loop so the hot ones vectorise; tanh and sigmoid use the
+    vectorisable forms of their dtype (``fast_tanh``, ``fast_sigmoid``).
     In place through one array on purpose: with separate input and output arrays that
     happen to be the same memory, LLVM's run-time alias check fails and the loop runs
     scalar, 3-4x slower (docs/performance.md, entry 6).
     """
     B, W = y.shape
-    if code == TANH and y.itemsize == 4:
+    if code == TANH:
         for b in range(B):
             for j in range(W):
-                y[b, j] = tanh_float32(y[b, j] + bias[j])
-    elif code == SIGMOID and y.itemsize == 4:
+                y[b, j] = fast_tanh(y[b, j] + bias[j])
+    elif code == SIGMOID:
         for b in range(B):
             for j in range(W):
-                y[b, j] = sigmoid_float32(y[b, j] + bias[j])
+                y[b, j] = fast_sigmoid(y[b, j] + bias[j])
     elif code == RELU:
         for b in range(B):
             for j in range(W):

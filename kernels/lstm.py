@@ -16,9 +16,9 @@ one fused (B, H) x (H, 4H) gate GEMM forward (``kernels.gemm``, added straight i
 stored x_t @ W_ih) and one (B, 4H) x (4H, H) GEMM backward; dW_ih, dW_hh and dx are
 single GEMMs with K = T*B after the loop.  The backward overwrites the gate cache with
 dL/da in place, and the readout's cotangents are made one step at a time, so BPTT needs
-no (T, ...) array beyond these caches.  In float32, tanh(g) and tanh(c) use
-``kernels.activations.tanh_float32`` (vectorisable, < 5 ulp) and the gate sigmoids
-``sigmoid_float32`` (< 3 ulp).
+no (T, ...) array beyond these caches.  tanh(g), tanh(c) and the gate sigmoids use
+``kernels.activations.fast_tanh`` / ``fast_sigmoid``, vectorisable forms of the dtype
+(float32: < 5 / < 3 ulp; float64: <= 2 ulp).
 
 Caches filled by the forward and read by the backward:
 ``HS (T+1, B, H)``     HS[0] = h_0, HS[t] = h_t;

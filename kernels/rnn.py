@@ -21,8 +21,9 @@ runs one (B, H) x (H, H) GEMM per step each way (``kernels.gemm``; the forward o
 h_{t-1} @ W_hh straight into the stored x_t @ W_xh).  The backward runs in chunks of C
 steps (C = ``DZ.shape[0]``), newest first; each chunk ends with dW_xh, dW_hh (accumulated)
 and dx as GEMMs with K = C*B.  So BPTT needs the cache below plus C steps of dL/dz, not a
-second (T, B, H) array.  Nothing is allocated inside the time loops.  A float32 tanh RNN
-uses ``kernels.activations.tanh_float32`` (vectorisable, < 5 ulp) in the forward.
+second (T, B, H) array.  Nothing is allocated inside the time loops.  A tanh RNN uses
+``kernels.activations.fast_tanh`` (vectorisable: < 5 ulp in float32, <= 2 in float64) in
+the forward.
 
 Cache filled by the forward and read by the backward:
 ``HS (T+1, B, H)``  HS[0] = h_0, HS[t] = h_t.
@@ -40,7 +41,7 @@ from kernels.activations import (
     activate,
     backprop_activation,
     derivative_from_output,
-    tanh_float32,
+    fast_tanh,
 )
 from kernels.config import JIT_OPTIONS
 from kernels.gemm import gemm
@@ -152,14 +153,13 @@ def rnn_forward(x, W_xh, W_hh, b_h, W_hy, b_y, h0, act, HS, y_hat):
     H = W_hh.shape[0]
     HS[0] = h0
     gemm(x.reshape(T * B, I), W_xh, HS.reshape((T + 1) * B, H)[B:], 0.0)
-    fast_tanh = act == TANH and x.itemsize == 4  # vectorisable rational tanh, < 5 ulp
     for t in range(1, T + 1):
         h = HS[t]
         gemm(HS[t - 1], W_hh, h, 1.0)
-        if fast_tanh:
+        if act == TANH:  # the vectorisable tanh of the dtype
             for b in range(B):
                 for j in range(H):
-                    h[b, j] = tanh_float32(h[b, j] + b_h[j])
+                    h[b, j] = fast_tanh(h[b, j] + b_h[j])
         else:
             for b in range(B):
                 for j in range(H):
