@@ -6,7 +6,8 @@ second call.  The first call loads the kernels and lets the BLAS touch its own p
 buffers (tens of MiB, once per process), which are not the cost of BPTT.  The peak
 resident set of the second call is read from Linux's ``/proc/self/status`` (VmHWM),
 reset through ``/proc/self/clear_refs`` just before the call; the resident set just
-before it is subtracted.  Inputs x, y are allocated before and not counted.
+before it is subtracted.  Inputs x, y are allocated before and not counted.  Free heap
+pages are handed back first, so memory the call reuses counts (glibc on Linux).
 
 Byte counts reported beside the peak (all from the arrays themselves):
 
@@ -39,15 +40,18 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"{_STATUS} has no {field}")
 
 
-def _fix_malloc_threshold() -> None:
-    """Make glibc serve every block over 128 KiB by mmap, every time.
+def _fresh_pages_for_large_blocks() -> None:
+    """Make every large block's pages count in the RSS when the call touches them.
 
     glibc raises its mmap threshold after large frees (up to 32 MiB), after which big
-    arrays come from the heap and reuse freed pages: the RSS would then miss them.
+    arrays come from the heap, and freed heap chunks stay resident: a new array placed in
+    them would not raise the RSS.  So fix the threshold at 128 KiB (large blocks are
+    mmap'ed fresh) and hand the free heap pages back to the OS (``malloc_trim``).
     """
     try:
         libc = ctypes.CDLL(None)
         libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD; fixing it stops the adjustment
+        libc.malloc_trim(0)
     except (OSError, AttributeError):
         pass
 
@@ -63,7 +67,6 @@ def measure(model: RNN | LSTM, T: int, B: int, loss_at: str = "last",
     try:
         _status_kib("VmHWM")
         _reset_peak()
-        _fix_malloc_threshold()
     except OSError as exc:
         raise RuntimeError(f"peak-memory measurement needs Linux /proc ({exc})") from None
     cls = type(model)
@@ -75,6 +78,7 @@ def measure(model: RNN | LSTM, T: int, B: int, loss_at: str = "last",
     model.loss_and_grads(x, y, truncate, loss_at)
     model._workspaces.clear()
     gc.collect()
+    _fresh_pages_for_large_blocks()
     _reset_peak()
     before = _status_kib("VmRSS")
     r = model.loss_and_grads(x, y, truncate, loss_at)
