@@ -289,29 +289,26 @@ def fast_sigmoid(z):
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def _float_bits(z) -> int | None:
-    return z.bitwidth if isinstance(z, types.Float) else None
+def _by_float_width(z, form32, form64, code):
+    """Overload body: ``form32`` / ``form64`` for a float32 / float64 ``z``, the libm form
+    of activation ``code`` for anything else.  Chosen at compile time: a runtime flag
+    would leave both forms in the loop and block vectorisation."""
+    bits = z.bitwidth if isinstance(z, types.Float) else None
+    if bits == 32:
+        return lambda z: form32(z)
+    if bits == 64:
+        return lambda z: form64(z)
+    return lambda z: activate(code, z)
 
 
-# A runtime flag would leave both forms in the loop and block vectorisation.
 @overload(fast_tanh, jit_options=JIT_OPTIONS)
 def _fast_tanh_impl(z):
-    bits = _float_bits(z)
-    if bits == 32:
-        return lambda z: tanh_float32(z)
-    if bits == 64:
-        return lambda z: tanh_float64(z)
-    return lambda z: activate(TANH, z)
+    return _by_float_width(z, tanh_float32, tanh_float64, TANH)
 
 
 @overload(fast_sigmoid, jit_options=JIT_OPTIONS)
 def _fast_sigmoid_impl(z):
-    bits = _float_bits(z)
-    if bits == 32:
-        return lambda z: sigmoid_float32(z)
-    if bits == 64:
-        return lambda z: sigmoid_float64(z)
-    return lambda z: activate(SIGMOID, z)
+    return _by_float_width(z, sigmoid_float32, sigmoid_float64, SIGMOID)
 
 
 @njit(**JIT_OPTIONS)

@@ -32,21 +32,26 @@ from numba import njit, types
 
 from kernels.config import JIT_OPTIONS
 
-_ROW, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS enums
-
-_i32, _i64, _ptr = types.int32, types.int64, types.uintp
-_GEMM_SIG = {dt: types.void(_i32, _i32, _i32, _i64, _i64, _i64, dt, _ptr, _i64, _ptr, _i64,
-                            dt, _ptr, _i64)
-             for dt in (types.float32, types.float64)}
-_GEMV_SIG = {dt: types.void(_i32, _i32, _i64, _i64, dt, _ptr, _i64, _ptr, _i64, dt, _ptr,
-                            _i64)
-             for dt in (types.float32, types.float64)}
+_ROW, _NO_TRANS, TRANS = 101, 111, 112  # CBLAS enums
 _NAMES = {("gemm", types.float32): "sgemm", ("gemm", types.float64): "dgemm",
           ("gemv", types.float32): "sgemv", ("gemv", types.float64): "dgemv"}
 
 
-def _numpy_openblas() -> ctypes.CDLL | None:
-    """NumPy's bundled ILP64 OpenBLAS (already loaded by NumPy), or None.
+def cblas_signature(kind: str, dt, typed_pointers: bool = False):
+    """Numba signature of row-major ILP64 ``cblas_?gemm`` (kind "gemm") or ``?gemv`` over
+    float type ``dt``: array pointers as integers (how the kernels pass ``a.ctypes.data``)
+    or, with ``typed_pointers``, as ``CPointer(dt)`` (what ``kernels.gemm_fallback``
+    reads through ``carray``); both have the same C ABI."""
+    i32, i64 = types.int32, types.int64
+    p = types.CPointer(dt) if typed_pointers else types.uintp
+    if kind == "gemm":
+        return types.void(i32, i32, i32, i64, i64, i64, dt, p, i64, p, i64, dt, p, i64)
+    return types.void(i32, i32, i64, i64, dt, p, i64, p, i64, dt, p, i64)
+
+
+def _numpy_openblas() -> tuple[str, dict] | None:
+    """(path, {"sgemm": address, ...}) of NumPy's bundled ILP64 OpenBLAS (already loaded
+    by NumPy), or None.
 
     Wheels keep it in ``numpy.libs`` beside the package (Linux, Windows) or in
     ``numpy/.dylibs`` (macOS); a library without all four entry points is skipped.
@@ -57,9 +62,9 @@ def _numpy_openblas() -> ctypes.CDLL | None:
     for path in sorted(found):
         try:
             lib = ctypes.CDLL(path)
-            for name in _NAMES.values():
-                getattr(lib, f"scipy_cblas_{name}64_")
-            return lib
+            return os.path.realpath(path), {
+                name: ctypes.cast(getattr(lib, f"scipy_cblas_{name}64_"), ctypes.c_void_p).value
+                for name in _NAMES.values()}
         except (OSError, AttributeError):
             continue
     return None
@@ -72,26 +77,23 @@ def _fallback_address(kind: str, dtype) -> int:
     return getattr(gemm_fallback, f"{kind}_{dtype}").address
 
 
-def _bind() -> ctypes.CDLL | None:
-    """Register the four ``vgbench_cblas_*`` symbols; return the library bound, if any."""
-    lib = None if os.environ.get("VGBENCH_GEMM") == "numba" else _numpy_openblas()
+def _bind() -> str | None:
+    """Register the four ``vgbench_cblas_*`` symbols; return the bound library's path, or
+    None when the ``np.dot`` callbacks were bound."""
+    found = None if os.environ.get("VGBENCH_GEMM") == "numba" else _numpy_openblas()
     for (kind, dtype), name in _NAMES.items():
-        if lib is not None:
-            address = ctypes.cast(getattr(lib, f"scipy_cblas_{name}64_"), ctypes.c_void_p).value
-        else:
-            address = _fallback_address(kind, dtype)
+        address = found[1][name] if found else _fallback_address(kind, dtype)
         llvm.add_symbol(f"vgbench_cblas_{name}", address)
-    return lib
+    return found[0] if found else None
 
 
-_LIB = _bind()
-BACKEND = "numpy-openblas" if _LIB is not None else "numba-np.dot"
-LIBRARY = os.path.realpath(_LIB._name) if _LIB is not None else None
+LIBRARY = _bind()
+BACKEND = "numpy-openblas" if LIBRARY is not None else "numba-np.dot"
 
-_sgemm = types.ExternalFunction("vgbench_cblas_sgemm", _GEMM_SIG[types.float32])
-_dgemm = types.ExternalFunction("vgbench_cblas_dgemm", _GEMM_SIG[types.float64])
-_sgemv = types.ExternalFunction("vgbench_cblas_sgemv", _GEMV_SIG[types.float32])
-_dgemv = types.ExternalFunction("vgbench_cblas_dgemv", _GEMV_SIG[types.float64])
+_sgemm = types.ExternalFunction("vgbench_cblas_sgemm", cblas_signature("gemm", types.float32))
+_dgemm = types.ExternalFunction("vgbench_cblas_dgemm", cblas_signature("gemm", types.float64))
+_sgemv = types.ExternalFunction("vgbench_cblas_sgemv", cblas_signature("gemv", types.float32))
+_dgemv = types.ExternalFunction("vgbench_cblas_dgemv", cblas_signature("gemv", types.float64))
 
 
 @njit(**JIT_OPTIONS)
@@ -101,7 +103,7 @@ def _operand(a):
     if a.strides[1] == size or a.shape[1] == 1:
         return a, _NO_TRANS, max(a.strides[0] // size, a.shape[1], 1)
     if a.strides[0] == size or a.shape[0] == 1:
-        return a, _TRANS, max(a.strides[1] // size, a.shape[0], 1)
+        return a, TRANS, max(a.strides[1] // size, a.shape[0], 1)
     c = np.ascontiguousarray(a)
     return c, _NO_TRANS, max(c.shape[1], 1)
 
@@ -131,9 +133,9 @@ def gemm(a, b, c, beta):
     if M == 1:
         # c[0] = op(b)^T a[0] + beta c[0]: a gemv on b, whose row-major transpose flag
         # flips because BLAS sees b as (K, N) and we want b^T a.
-        tv = _TRANS if tb == _NO_TRANS else _NO_TRANS
+        tv = TRANS if tb == _NO_TRANS else _NO_TRANS
         rows, cols = (K, N) if tb == _NO_TRANS else (N, K)
-        inca = lda if ta == _TRANS else 1
+        inca = lda if ta == TRANS else 1
         if c.itemsize == 4:
             _sgemv(_ROW, tv, rows, cols, one, b.ctypes.data, ldb, a.ctypes.data, inca, bet,
                    c.ctypes.data, 1)

@@ -6,18 +6,8 @@ compiles them (cached)."""
 import numpy as np
 from numba import carray, cfunc, njit, types
 
-_TRANS = 112
-_i32, _i64 = types.int32, types.int64
-
-
-def _gemm_sig(dt):
-    p = types.CPointer(dt)
-    return types.void(_i32, _i32, _i32, _i64, _i64, _i64, dt, p, _i64, p, _i64, dt, p, _i64)
-
-
-def _gemv_sig(dt):
-    p = types.CPointer(dt)
-    return types.void(_i32, _i32, _i64, _i64, dt, p, _i64, p, _i64, dt, p, _i64)
+# Imported while kernels.gemm binds its symbols: both names are defined by then.
+from kernels.gemm import TRANS, cblas_signature
 
 
 @njit(cache=True)
@@ -30,11 +20,11 @@ def _store(res, alpha, beta, c):
 
 
 def _gemm(order, ta, tb, M, N, K, alpha, pa, lda, pb, ldb, beta, pc, ldc):
-    if ta == _TRANS:
+    if ta == TRANS:
         a = np.ascontiguousarray(carray(pa, (K, lda))[:, :M].T)
     else:
         a = np.ascontiguousarray(carray(pa, (M, lda))[:, :K])
-    if tb == _TRANS:
+    if tb == TRANS:
         b = np.ascontiguousarray(carray(pb, (N, ldb))[:, :K].T)
     else:
         b = np.ascontiguousarray(carray(pb, (K, ldb))[:, :N])
@@ -43,16 +33,16 @@ def _gemm(order, ta, tb, M, N, K, alpha, pa, lda, pb, ldb, beta, pc, ldc):
 
 def _gemv(order, trans, rows, cols, alpha, pa, lda, px, incx, beta, py, incy):
     a = carray(pa, (rows, lda))[:, :cols]
-    n_in, n_out = (rows, cols) if trans == _TRANS else (cols, rows)
+    n_in, n_out = (rows, cols) if trans == TRANS else (cols, rows)
     x = np.ascontiguousarray(carray(px, ((n_in - 1) * incx + 1,))[::incx])
     y = carray(py, ((n_out - 1) * incy + 1,))[::incy]
-    if trans == _TRANS:
+    if trans == TRANS:
         _store(np.dot(np.ascontiguousarray(a.T), x), alpha, beta, y)
     else:
         _store(np.dot(np.ascontiguousarray(a), x), alpha, beta, y)
 
 
-gemm_float32 = cfunc(_gemm_sig(types.float32), cache=True)(_gemm)
-gemm_float64 = cfunc(_gemm_sig(types.float64), cache=True)(_gemm)
-gemv_float32 = cfunc(_gemv_sig(types.float32), cache=True)(_gemv)
-gemv_float64 = cfunc(_gemv_sig(types.float64), cache=True)(_gemv)
+gemm_float32 = cfunc(cblas_signature("gemm", types.float32, True), cache=True)(_gemm)
+gemm_float64 = cfunc(cblas_signature("gemm", types.float64, True), cache=True)(_gemm)
+gemv_float32 = cfunc(cblas_signature("gemv", types.float32, True), cache=True)(_gemv)
+gemv_float64 = cfunc(cblas_signature("gemv", types.float64, True), cache=True)(_gemv)

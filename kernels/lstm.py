@@ -35,8 +35,9 @@ from numba import njit
 from kernels.activations import fast_sigmoid, fast_tanh
 from kernels.config import JIT_OPTIONS
 from kernels.gemm import gemm
-from kernels.reductions import frobenius, norm_from_squares
+from kernels.reductions import norm_from_squares
 from kernels.rnn import (
+    close_input_side,
     input_side_backward,
     readout_backward,
     readout_cotangents,
@@ -254,6 +255,4 @@ def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_i
         first = _carry_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
                                 cell_norms, work[0, 0], work[2, 0], work[1, 0], work[3, :1])
     input_side_backward(x, HS, W_ih, first, T, GATES[first:], dW_ih, dW_hh, db, dx, 0.0)
-    dx[:first] = 0
-    weight_grad_norms[0] = frobenius(dW_ih)
-    weight_grad_norms[1] = frobenius(dW_hh)
+    close_input_side(first, dx, dW_ih, dW_hh, weight_grad_norms)

@@ -28,8 +28,8 @@ the forward.
 Cache filled by the forward and read by the backward:
 ``HS (T+1, B, H)``  HS[0] = h_0, HS[t] = h_t.
 
-The readout helpers and ``input_side_backward`` are shared with the LSTM kernels, which
-keep their hidden states in the same layout.
+The readout helpers, ``input_side_backward`` and ``close_input_side`` are shared with the
+LSTM kernels, which keep their hidden states in the same layout.
 """
 
 
@@ -132,6 +132,16 @@ def input_side_backward(x, HS, W_in, t0, t1, D, dW_in, dW_hh, db, dx, beta):
         db[:] = 0
     add_column_sums(df, db)
     gemm(df, W_in.T, dx.reshape(T * B, I)[r0:r1], 0.0)
+
+
+@njit(**JIT_OPTIONS)
+def close_input_side(first, dx, dW_in, dW_hh, weight_grad_norms):
+    """After the last ``input_side_backward``: dx of the steps before ``first`` (which
+    received no gradient) is 0; weight_grad_norms (2,) float64 gets ||dW_in||_F and
+    ||dW_hh||_F."""
+    dx[:first] = 0
+    weight_grad_norms[0] = frobenius(dW_in)
+    weight_grad_norms[1] = frobenius(dW_hh)
 
 
 @njit(**JIT_OPTIONS)
@@ -272,13 +282,11 @@ def rnn_backward(x, W_xh, W_hh, W_hy, act, truncate, HS, dy_hat, dW_xh, dW_hh, d
         input_side_backward(x, HS, W_xh, t0, t1, DZ, dW_xh, dW_hh, db_h, dx,
                             0.0 if t1 == T else 1.0)
         t1 = t0
+    close_input_side(first, dx, dW_xh, dW_hh, weight_grad_norms)
     delta_norms[:first] = 0.0
-    dx[:first] = 0
     dh0[:] = 0
     if slots:
         for q in range(1, n + 1):
             dh0 += work[p, q]
     elif k > T:
         dh0[:] = carry
-    weight_grad_norms[0] = frobenius(dW_xh)
-    weight_grad_norms[1] = frobenius(dW_hh)
