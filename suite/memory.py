@@ -26,7 +26,7 @@ import gc
 
 import numpy as np
 
-from suite.recurrent import LSTM, RNN, _slots
+from suite.recurrent import LSTM, RNN
 
 CACHES = {RNN: ("HS",), LSTM: ("HS", "CS", "GATES", "TC")}
 _STATUS = "/proc/self/status"
@@ -76,14 +76,14 @@ def measure(model: RNN | LSTM, T: int, B: int, loss_at: str = "last",
     y_shape = (T, B, model.out_dim) if loss_at == "every" else (B, model.out_dim)
     y = rng.standard_normal(y_shape).astype(dt)
     model.loss_and_grads(x, y, truncate, loss_at)
-    model._workspaces.clear()
+    model.release_workspaces()
     gc.collect()
     _fresh_pages_for_large_blocks()
     _reset_peak()
     before = _status_kib("VmRSS")
     r = model.loss_and_grads(x, y, truncate, loss_at)
     peak = (_status_kib("VmHWM") - before) * 1024
-    ws = model._workspace(T, B, _slots(T, truncate, loss_at))
+    ws = model.workspace(T, B, truncate, loss_at)
     activations = sum(ws[name].nbytes for name in CACHES[cls])
     scratch = sum(a.nbytes for name, a in ws.items() if name not in CACHES[cls])
     outputs = (r.grad_input.nbytes + sum(g.nbytes for g in r.grads.values())

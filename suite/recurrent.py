@@ -69,6 +69,16 @@ class _Recurrent:
         loss = mse_forward_backward(y_hat, y.reshape(y_hat.shape), y_hat.shape[1], dy_hat)
         return float(loss), dy_hat
 
+    def workspace(self, T: int, B: int, truncate: int | None = None,
+                  loss_at: str = "last") -> dict:
+        """The CPU caches and scratch (name -> array) of a call on (T, B) with these
+        options: allocated on first use, then reused by every such call."""
+        return self._workspace(T, B, _slots(T, truncate, loss_at))
+
+    def release_workspaces(self) -> None:
+        """Drop every cached workspace (its memory is freed once nothing else holds it)."""
+        self._workspaces.clear()
+
     def _workspace(self, T: int, B: int, slots: int) -> dict:
         """Caches and scratch for (T, B) and ``slots`` truncation slots, reused across calls."""
         key = (T, B, slots)

@@ -126,7 +126,7 @@ def test_chunked_backward_matches_reference(monkeypatch, chunk_rows, loss_at, tr
     model, x, y, h0 = make_case(T, loss_at, hidden=5, batch=4)
     r = model.loss_and_grads(x, y, truncate, loss_at, h0=h0)
     e = reference.rnn_loss_and_grads(model.params, x, y, "tanh", truncate, loss_at, h0)
-    assert model._workspace(T, 4, recurrent._slots(T, truncate, loss_at))["DZ"].shape[0] == \
+    assert model.workspace(T, 4, truncate, loss_at)["DZ"].shape[0] == \
         min(T, -(-chunk_rows // 4))
     for got, want in [(r.grads[k], e["grads"][k]) for k in e["grads"]] + [
             (r.grad_input, e["dx"]), (r.grad_h0, e["dh0"]), (r.delta_norms, e["delta_norms"])]:
