@@ -28,7 +28,6 @@ import numpy as np
 
 from suite.recurrent import LSTM, RNN
 
-CACHES = {RNN: ("HS",), LSTM: ("HS", "CS", "GATES", "TC")}
 _STATUS = "/proc/self/status"
 
 
@@ -84,8 +83,8 @@ def measure(model: RNN | LSTM, T: int, B: int, loss_at: str = "last",
     r = model.loss_and_grads(x, y, truncate, loss_at)
     peak = (_status_kib("VmHWM") - before) * 1024
     ws = model.workspace(T, B, truncate, loss_at)
-    activations = sum(ws[name].nbytes for name in CACHES[cls])
-    scratch = sum(a.nbytes for name, a in ws.items() if name not in CACHES[cls])
+    activations = sum(ws[name].nbytes for name in model.caches)
+    scratch = sum(a.nbytes for name, a in ws.items() if name not in model.caches)
     outputs = (r.grad_input.nbytes + sum(g.nbytes for g in r.grads.values())
                + r.output.nbytes + r.delta_norms.nbytes)
     return {"model": cls.__name__.lower(), "seq_len": T, "batch": B, "in_dim": model.in_dim,

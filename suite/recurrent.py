@@ -72,7 +72,8 @@ class _Recurrent:
     def workspace(self, T: int, B: int, truncate: int | None = None,
                   loss_at: str = "last") -> dict:
         """The CPU caches and scratch (name -> array) of a call on (T, B) with these
-        options: allocated on first use, then reused by every such call."""
+        options: allocated on first use, then reused by every such call.  The names in
+        ``caches`` are what the forward stores for the backward; the rest is scratch."""
         return self._workspace(T, B, _slots(T, truncate, loss_at))
 
     def release_workspaces(self) -> None:
@@ -138,6 +139,8 @@ class RNN(_Recurrent):
             "b_y": init_bias(init, O, rng, dt, sigma_b=sigma_b),
         })
         self._workspaces = {}
+
+    caches = ("HS",)  # workspace entries the forward stores for the backward
 
     def _allocate(self, T: int, B: int, slots: int) -> dict:
         H, dt = self.hidden, self.dtype
@@ -244,6 +247,8 @@ class LSTM(_Recurrent):
             "b_y": np.zeros(O, dt),
         })
         self._workspaces = {}
+
+    caches = ("HS", "CS", "GATES", "TC")  # workspace entries the forward stores
 
     def _allocate(self, T: int, B: int, slots: int) -> dict:
         H, dt = self.hidden, self.dtype
