@@ -29,7 +29,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-from kernels.config import FASTMATH, JIT_OPTIONS
+from vgbench.kernels.config import FASTMATH, JIT_OPTIONS
 
 IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, ELU, SELU, SOFTPLUS = range(8)
 
@@ -60,10 +60,6 @@ GAMMA = {
     "selu": SELU_SCALE * SELU_ALPHA,
     "softplus": 1.0,
 }
-
-# Activations whose units can be exactly dead (derivative 0 on a half-line).
-RELU_FAMILY = ("relu",)
-
 
 def activation_code(name: str) -> int:
     """Return the kernel code of activation ``name``; ValueError lists the valid names."""

@@ -1,12 +1,13 @@
 """Gradient clipping kernels: the two clipping maps.
 
 The overflow-safe global norm they are applied with is built from
-``kernels.reductions.max_abs`` and ``scaled_sum_squares`` (``suite.clip.global_norm``).
+``vgbench.kernels.reductions.max_abs`` and ``scaled_sum_squares``
+(``vgbench.analysis.clip.global_norm``).
 """
 
 from numba import njit
 
-from kernels.config import JIT_OPTIONS
+from vgbench.kernels.config import JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)

@@ -7,17 +7,17 @@ stride along their last axis, any row stride: C arrays and row slices of them) o
 row-major.  Anything else (a strided view with no unit stride) is copied first.  With
 ``beta = 0`` the old contents of ``c`` are ignored, as in BLAS.
 
-Why not ``np.dot(a, b, c)`` inside njit: that goes to SciPy's bundled OpenBLAS (0.3.30
-here), whose small-matrix sgemm is ~1.5x slower than NumPy's (0.3.31): 32x128x128 float32
-21 us vs 14 us, 32x128x512 83 us vs 56 us at one thread (docs/performance.md, entry 5).
-It also cannot accumulate (``beta = 1``), which the recurrent kernels use to add the
-recurrent term straight into the gate pre-activations.
+Why not ``np.dot(a, b, c)`` inside njit: that goes to SciPy's bundled OpenBLAS, whose
+small-matrix sgemm measured 1.4-1.6x slower than NumPy's on the products of a recurrent
+step (docs/performance.md, entry 5, has the table).  It also cannot accumulate
+(``beta = 1``), which the recurrent kernels use to add the recurrent term straight into
+the gate pre-activations.
 
 The BLAS entry points are bound by symbol name (``vgbench_cblas_sgemm`` and friends,
 registered with LLVM below), so kernels that call them stay cacheable.  They resolve to
 NumPy's bundled ILP64 OpenBLAS (``scipy_cblas_?gemm64_``; NumPy >= 2 wheels) when it is
 found, and otherwise, or with ``VGBENCH_GEMM=numba`` in the environment, to C callbacks
-compiled from ``np.dot`` (SciPy's BLAS, as before).  ``BACKEND`` says which, ``LIBRARY``
+compiled from ``np.dot`` (SciPy's BLAS).  ``BACKEND`` says which, ``LIBRARY``
 gives the library's path (recorded in every result's machine fingerprint).  M = 1
 (batch 1) goes to ``?gemv``, which is several times faster than ``?gemm`` there.
 """
@@ -30,23 +30,8 @@ import llvmlite.binding as llvm
 import numpy as np
 from numba import njit, types
 
-from kernels.config import JIT_OPTIONS
-
-_ROW, _NO_TRANS, TRANS = 101, 111, 112  # CBLAS enums
-_NAMES = {("gemm", types.float32): "sgemm", ("gemm", types.float64): "dgemm",
-          ("gemv", types.float32): "sgemv", ("gemv", types.float64): "dgemv"}
-
-
-def cblas_signature(kind: str, dt, typed_pointers: bool = False):
-    """Numba signature of row-major ILP64 ``cblas_?gemm`` (kind "gemm") or ``?gemv`` over
-    float type ``dt``: array pointers as integers (how the kernels pass ``a.ctypes.data``)
-    or, with ``typed_pointers``, as ``CPointer(dt)`` (what ``kernels.gemm_fallback``
-    reads through ``carray``); both have the same C ABI."""
-    i32, i64 = types.int32, types.int64
-    p = types.CPointer(dt) if typed_pointers else types.uintp
-    if kind == "gemm":
-        return types.void(i32, i32, i32, i64, i64, i64, dt, p, i64, p, i64, dt, p, i64)
-    return types.void(i32, i32, i64, i64, dt, p, i64, p, i64, dt, p, i64)
+from vgbench.kernels.cblas import NAMES, NO_TRANS, ROW, TRANS, signature
+from vgbench.kernels.config import JIT_OPTIONS
 
 
 def _numpy_openblas() -> tuple[str, dict] | None:
@@ -64,7 +49,7 @@ def _numpy_openblas() -> tuple[str, dict] | None:
             lib = ctypes.CDLL(path)
             return os.path.realpath(path), {
                 name: ctypes.cast(getattr(lib, f"scipy_cblas_{name}64_"), ctypes.c_void_p).value
-                for name in _NAMES.values()}
+                for name in NAMES.values()}
         except (OSError, AttributeError):
             continue
     return None
@@ -72,7 +57,9 @@ def _numpy_openblas() -> tuple[str, dict] | None:
 
 def _fallback_address(kind: str, dtype) -> int:
     """Address of a C callback with the CBLAS signature, computed with ``np.dot``."""
-    from kernels import gemm_fallback  # compiled only when needed
+    # Imported here: loading it compiles (or loads from cache) four C callbacks that only
+    # this fallback needs.
+    from vgbench.kernels import gemm_fallback
 
     return getattr(gemm_fallback, f"{kind}_{dtype}").address
 
@@ -81,7 +68,7 @@ def _bind() -> str | None:
     """Register the four ``vgbench_cblas_*`` symbols; return the bound library's path, or
     None when the ``np.dot`` callbacks were bound."""
     found = None if os.environ.get("VGBENCH_GEMM") == "numba" else _numpy_openblas()
-    for (kind, dtype), name in _NAMES.items():
+    for (kind, dtype), name in NAMES.items():
         address = found[1][name] if found else _fallback_address(kind, dtype)
         llvm.add_symbol(f"vgbench_cblas_{name}", address)
     return found[0] if found else None
@@ -90,10 +77,10 @@ def _bind() -> str | None:
 LIBRARY = _bind()
 BACKEND = "numpy-openblas" if LIBRARY is not None else "numba-np.dot"
 
-_sgemm = types.ExternalFunction("vgbench_cblas_sgemm", cblas_signature("gemm", types.float32))
-_dgemm = types.ExternalFunction("vgbench_cblas_dgemm", cblas_signature("gemm", types.float64))
-_sgemv = types.ExternalFunction("vgbench_cblas_sgemv", cblas_signature("gemv", types.float32))
-_dgemv = types.ExternalFunction("vgbench_cblas_dgemv", cblas_signature("gemv", types.float64))
+_sgemm = types.ExternalFunction("vgbench_cblas_sgemm", signature("gemm", types.float32))
+_dgemm = types.ExternalFunction("vgbench_cblas_dgemm", signature("gemm", types.float64))
+_sgemv = types.ExternalFunction("vgbench_cblas_sgemv", signature("gemv", types.float32))
+_dgemv = types.ExternalFunction("vgbench_cblas_dgemv", signature("gemv", types.float64))
 
 
 @njit(**JIT_OPTIONS)
@@ -101,11 +88,11 @@ def _operand(a):
     """(array, transpose flag, leading dimension) describing ``a`` to BLAS."""
     size = a.itemsize
     if a.strides[1] == size or a.shape[1] == 1:
-        return a, _NO_TRANS, max(a.strides[0] // size, a.shape[1], 1)
+        return a, NO_TRANS, max(a.strides[0] // size, a.shape[1], 1)
     if a.strides[0] == size or a.shape[0] == 1:
         return a, TRANS, max(a.strides[1] // size, a.shape[0], 1)
     c = np.ascontiguousarray(a)
-    return c, _NO_TRANS, max(c.shape[1], 1)
+    return c, NO_TRANS, max(c.shape[1], 1)
 
 
 @njit(**JIT_OPTIONS)
@@ -133,19 +120,19 @@ def gemm(a, b, c, beta):
     if M == 1:
         # c[0] = op(b)^T a[0] + beta c[0]: a gemv on b, whose row-major transpose flag
         # flips because BLAS sees b as (K, N) and we want b^T a.
-        tv = TRANS if tb == _NO_TRANS else _NO_TRANS
-        rows, cols = (K, N) if tb == _NO_TRANS else (N, K)
+        tv = TRANS if tb == NO_TRANS else NO_TRANS
+        rows, cols = (K, N) if tb == NO_TRANS else (N, K)
         inca = lda if ta == TRANS else 1
         if c.itemsize == 4:
-            _sgemv(_ROW, tv, rows, cols, one, b.ctypes.data, ldb, a.ctypes.data, inca, bet,
+            _sgemv(ROW, tv, rows, cols, one, b.ctypes.data, ldb, a.ctypes.data, inca, bet,
                    c.ctypes.data, 1)
         else:
-            _dgemv(_ROW, tv, rows, cols, one, b.ctypes.data, ldb, a.ctypes.data, inca, bet,
+            _dgemv(ROW, tv, rows, cols, one, b.ctypes.data, ldb, a.ctypes.data, inca, bet,
                    c.ctypes.data, 1)
         return
     if c.itemsize == 4:
-        _sgemm(_ROW, ta, tb, M, N, K, one, a.ctypes.data, lda, b.ctypes.data, ldb, bet,
+        _sgemm(ROW, ta, tb, M, N, K, one, a.ctypes.data, lda, b.ctypes.data, ldb, bet,
                c.ctypes.data, ldc)
     else:
-        _dgemm(_ROW, ta, tb, M, N, K, one, a.ctypes.data, lda, b.ctypes.data, ldb, bet,
+        _dgemm(ROW, ta, tb, M, N, K, one, a.ctypes.data, lda, b.ctypes.data, ldb, bet,
                c.ctypes.data, ldc)

@@ -1,13 +1,12 @@
 """C callbacks with the row-major CBLAS ``?gemm`` / ``?gemv`` signatures, built on
-``np.dot`` inside Numba (SciPy's BLAS).  ``kernels.gemm`` binds them only when NumPy's
-bundled OpenBLAS is not found, or with ``VGBENCH_GEMM=numba``; importing this module
-compiles them (cached)."""
+``np.dot`` inside Numba (SciPy's BLAS).  ``vgbench.kernels.gemm`` binds them only when
+NumPy's bundled OpenBLAS is not found, or with ``VGBENCH_GEMM=numba``; importing this
+module compiles them (cached)."""
 
 import numpy as np
 from numba import carray, cfunc, njit, types
 
-# Imported while kernels.gemm binds its symbols: both names are defined by then.
-from kernels.gemm import TRANS, cblas_signature
+from vgbench.kernels.cblas import TRANS, signature
 
 
 @njit(cache=True)
@@ -42,7 +41,7 @@ def _gemv(order, trans, rows, cols, alpha, pa, lda, px, incx, beta, py, incy):
         _store(np.dot(np.ascontiguousarray(a), x), alpha, beta, y)
 
 
-gemm_float32 = cfunc(cblas_signature("gemm", types.float32, True), cache=True)(_gemm)
-gemm_float64 = cfunc(cblas_signature("gemm", types.float64, True), cache=True)(_gemm)
-gemv_float32 = cfunc(cblas_signature("gemv", types.float32, True), cache=True)(_gemv)
-gemv_float64 = cfunc(cblas_signature("gemv", types.float64, True), cache=True)(_gemv)
+gemm_float32 = cfunc(signature("gemm", types.float32, True), cache=True)(_gemm)
+gemm_float64 = cfunc(signature("gemm", types.float64, True), cache=True)(_gemm)
+gemv_float32 = cfunc(signature("gemv", types.float32, True), cache=True)(_gemv)
+gemv_float64 = cfunc(signature("gemv", types.float64, True), cache=True)(_gemv)

@@ -2,7 +2,7 @@
 
 from numba import njit
 
-from kernels.config import JIT_OPTIONS
+from vgbench.kernels.config import JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)

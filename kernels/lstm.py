@@ -1,6 +1,6 @@
 """LSTM: forward and backprop-through-time kernels, sequence-major, PyTorch's equations.
 
-Size letters as in ``kernels.rnn``.  Step t = 1..T computes the gates in PyTorch's order
+Size letters as in ``vgbench.kernels.rnn``.  Step t = 1..T computes the gates in PyTorch's order
 i, f, g, o from one fused pre-activation (B, 4H)
 
     a_t = x_t @ W_ih + h_{t-1} @ W_hh + b           W_ih (I, 4H), W_hh (H, 4H), b (4H,)
@@ -8,16 +8,16 @@ i, f, g, o from one fused pre-activation (B, 4H)
     c_t = f * c_{t-1} + i * g;    h_t = o * tanh(c_t)
 
 so PyTorch's ``weight_ih_l0.T``, ``weight_hh_l0.T`` and ``bias_ih_l0 + bias_hh_l0`` load
-directly.  Readout, losses and truncation as in ``kernels.rnn``; truncation detaches both
+directly.  Readout, losses and truncation as in ``vgbench.kernels.rnn``; truncation detaches both
 h_{s-k} and c_{s-k}.
 
 Speed layout: x @ W_ih over all T*B rows is one GEMM before the time loop; each step runs
-one fused (B, H) x (H, 4H) gate GEMM forward (``kernels.gemm``, added straight into the
+one fused (B, H) x (H, 4H) gate GEMM forward (``vgbench.kernels.gemm``, added straight into the
 stored x_t @ W_ih) and one (B, 4H) x (4H, H) GEMM backward; dW_ih, dW_hh and dx are
 single GEMMs with K = T*B after the loop.  The backward overwrites the gate cache with
 dL/da in place, and the readout's cotangents are made one step at a time, so BPTT needs
 no (T, ...) array beyond these caches.  tanh(g), tanh(c) and the gate sigmoids use
-``kernels.activations.fast_tanh`` / ``fast_sigmoid``, vectorisable forms of the dtype
+``vgbench.kernels.activations.fast_tanh`` / ``fast_sigmoid``, vectorisable forms of the dtype
 (float32: < 5 / < 3 ulp; float64: <= 2 ulp).
 
 Caches filled by the forward and read by the backward:
@@ -32,11 +32,11 @@ Caches filled by the forward and read by the backward:
 import numpy as np
 from numba import njit
 
-from kernels.activations import fast_sigmoid, fast_tanh
-from kernels.config import JIT_OPTIONS
-from kernels.gemm import gemm
-from kernels.reductions import norm_from_squares
-from kernels.rnn import (
+from vgbench.kernels.activations import fast_sigmoid, fast_tanh
+from vgbench.kernels.config import JIT_OPTIONS
+from vgbench.kernels.gemm import gemm
+from vgbench.kernels.reductions import norm_from_squares
+from vgbench.kernels.rnn import (
     close_input_side,
     input_side_backward,
     readout_backward,
@@ -95,12 +95,12 @@ def lstm_forward(x, W_ih, W_hh, b, W_hy, b_y, h0, c0, HS, CS, GATES, TC, y_hat):
 
 
 @njit(**JIT_OPTIONS)
-def _gate_grads(gate, tc, c_prev, r, j, dh, dc, dG):
+def gate_grads(gate, tc, c_prev, r, j, dh, dc, dG, one):
     """Write dL/da (the 4 gate pre-activations) of entry (r, j) from dL/dh_t and the
     total dL/dc_t; return dL/dc_{t-1} along the cell path.  dG may be ``gate`` itself:
-    every gate value is read before the first write."""
+    every gate value is read before the first write.  ``one`` is 1 in the arrays' dtype.
+    Compiled for the device too (``vgbench.kernels.cuda.lstm``): plain arithmetic only."""
     H = tc.shape[1]
-    one = tc.dtype.type(1)
     i = gate[r, j]
     f = gate[r, H + j]
     g = gate[r, 2 * H + j]
@@ -170,7 +170,7 @@ def _carry_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
 def _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
                     cell_norms, work, work_g):
     """Exact truncated BPTT of the every-step loss, one slot per loss in flight (see
-    ``kernels.rnn._slot_steps``).  GATES[t] leaves as dL/da_{t+1}.  work : (4, S, B, H) =
+    ``vgbench.kernels.rnn._slot_steps``).  GATES[t] leaves as dL/da_{t+1}.  work : (4, S, B, H) =
     current/next dh slots, current/next dc slots; work_g : (S, B, 4H) per-slot dL/da;
     S >= k."""
     T, B, H = TC.shape
@@ -197,7 +197,7 @@ def _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
                 for q in range(n):
                     dh = cur_h[q, r, j]
                     dc = cur_c[q, r, j] + dh * dtanh
-                    dc_prev = _gate_grads(gate, tc, c_prev, r, j, dh, dc, work_g[q])
+                    dc_prev = gate_grads(gate, tc, c_prev, r, j, dh, dc, work_g[q], one)
                     if q < m:
                         nxt_c[q + 1, r, j] = dc_prev
                     dh_sum += dh
@@ -206,7 +206,7 @@ def _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
                 dc_tot[r, j] = dc_sum
                 sh += np.float64(dh_sum) * np.float64(dh_sum)
                 sc += np.float64(dc_sum) * np.float64(dc_sum)
-                _gate_grads(gate, tc, c_prev, r, j, dh_sum, dc_sum, gate)
+                gate_grads(gate, tc, c_prev, r, j, dh_sum, dc_sum, gate, one)
         delta_norms[t] = norm_from_squares(sh, dh_tot)
         cell_norms[t] = norm_from_squares(sc, dc_tot)
         if m > 0:
@@ -231,7 +231,7 @@ def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_i
     Parameters
     ----------
     x, W_ih, W_hh, W_hy : as given to ``lstm_forward``.
-    truncate : int k >= 1 (``kernels.rnn`` docstring), or 0 for full BPTT.
+    truncate : int k >= 1 (``vgbench.kernels.rnn`` docstring), or 0 for full BPTT.
     HS, CS, GATES, TC : caches filled by ``lstm_forward``; GATES leaves holding dL/da_t
         (0-indexed t - 1), so one forward serves one backward.
     dy_hat : (1, B, O) or (T, B, O) dL/dy_hat, shaped like the forward's y_hat.
@@ -246,7 +246,7 @@ def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_i
     T = x.shape[0]
     every = dy_hat.shape[0] == T
     k = truncate if 0 < truncate <= T else T + 1
-    readout_backward(HS, W_hy, dy_hat, dW_hy, db_y)
+    readout_backward(HS, dy_hat, dW_hy, db_y)
     if every and k <= T:
         _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
                         cell_norms, work, work_g)

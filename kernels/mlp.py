@@ -26,12 +26,50 @@ import math
 
 from numba import njit
 
-from kernels.activations import activate, backprop_activation, bias_activate
-from kernels.config import JIT_OPTIONS
-from kernels.gemm import gemm
-from kernels.reductions import column_sums, frobenius
+from vgbench.kernels.activations import activate, backprop_activation, bias_activate
+from vgbench.kernels.config import JIT_OPTIONS
+from vgbench.kernels.gemm import gemm
+from vgbench.kernels.reductions import column_sums, frobenius
 
 BN_EPS = 1e-5
+
+
+@njit(**JIT_OPTIONS)
+def batchnorm_normalise_column(a, bias, xhat, inv_std, j):
+    """Column j over the batch: inv_std[j] = 1/sqrt(var + eps) and xhat[:, j] = normalised
+    a[:, j] + bias[j] (float64 statistics).  Compiled for the device too
+    (``vgbench.kernels.cuda.mlp``): plain arithmetic only."""
+    B = a.shape[0]
+    mean = 0.0
+    for b in range(B):
+        mean += a[b, j] + bias[j]
+    mean /= B
+    var = 0.0
+    for b in range(B):
+        c = a[b, j] + bias[j] - mean
+        var += c * c
+    inv = 1.0 / math.sqrt(var / B + BN_EPS)
+    inv_std[j] = inv
+    for b in range(B):
+        xhat[b, j] = (a[b, j] + bias[j] - mean) * inv
+
+
+@njit(**JIT_OPTIONS)
+def batchnorm_backward_column(dz, xhat, inv_std, gamma, dgamma, dbeta, j):
+    """Column j: from dz = dL/d(BN output), write dgamma[j], dbeta[j] and overwrite
+    dz[:, j] with dL/da.  Compiled for the device too, like the forward's column."""
+    B = dz.shape[0]
+    sum_dz = 0.0
+    sum_dz_xhat = 0.0
+    for b in range(B):
+        sum_dz += dz[b, j]
+        sum_dz_xhat += dz[b, j] * xhat[b, j]
+    dgamma[j] = sum_dz_xhat
+    dbeta[j] = sum_dz
+    # dxhat = dz * gamma; da = inv / B * (B dxhat - sum dxhat - xhat sum(dxhat xhat))
+    scale = gamma[j] * inv_std[j] / B
+    for b in range(B):
+        dz[b, j] = scale * (B * dz[b, j] - sum_dz - xhat[b, j] * sum_dz_xhat)
 
 
 @njit(**JIT_OPTIONS)
@@ -39,18 +77,7 @@ def _batchnorm_activate(code, a, bias, gamma, beta, xhat, inv_std, y):
     """xhat = normalise(a + bias) over the batch; y = f(xhat * gamma + beta); a may be y."""
     B, W = a.shape
     for j in range(W):
-        mean = 0.0
-        for b in range(B):
-            mean += a[b, j] + bias[j]
-        mean /= B
-        var = 0.0
-        for b in range(B):
-            c = a[b, j] + bias[j] - mean
-            var += c * c
-        inv = 1.0 / math.sqrt(var / B + BN_EPS)
-        inv_std[j] = inv
-        for b in range(B):
-            xhat[b, j] = (a[b, j] + bias[j] - mean) * inv
+        batchnorm_normalise_column(a, bias, xhat, inv_std, j)
     for b in range(B):
         for j in range(W):
             y[b, j] = activate(code, xhat[b, j] * gamma[j] + beta[j])
@@ -59,19 +86,8 @@ def _batchnorm_activate(code, a, bias, gamma, beta, xhat, inv_std, y):
 @njit(**JIT_OPTIONS)
 def _batchnorm_backward(dz, xhat, inv_std, gamma, dgamma, dbeta):
     """From dz = dL/d(BN output), write dgamma, dbeta and overwrite dz with dL/da."""
-    B, W = dz.shape
-    for j in range(W):
-        sum_dz = 0.0
-        sum_dz_xhat = 0.0
-        for b in range(B):
-            sum_dz += dz[b, j]
-            sum_dz_xhat += dz[b, j] * xhat[b, j]
-        dgamma[j] = sum_dz_xhat
-        dbeta[j] = sum_dz
-        # dxhat = dz * gamma; da = inv / B * (B dxhat - sum dxhat - xhat sum(dxhat xhat))
-        scale = gamma[j] * inv_std[j] / B
-        for b in range(B):
-            dz[b, j] = scale * (B * dz[b, j] - sum_dz - xhat[b, j] * sum_dz_xhat)
+    for j in range(dz.shape[1]):
+        batchnorm_backward_column(dz, xhat, inv_std, gamma, dgamma, dbeta, j)
 
 
 @njit(**JIT_OPTIONS)
@@ -83,7 +99,7 @@ def mlp_forward(x, W_in, W_hid, W_out, b_hid, b_out, bn_gamma, bn_beta, act, res
     ----------
     x : (B, I) input.
     W_in, W_hid, W_out, b_hid, b_out, bn_gamma, bn_beta : parameters (module docstring).
-    act : int activation code (kernels.activations).
+    act : int activation code (vgbench.kernels.activations).
     residual, batchnorm : bool options.
     H, Y, XHAT, INV_STD : caches, overwritten (module docstring).
     y_hat : (B, O) output, overwritten.

@@ -5,7 +5,7 @@ import math
 import numpy as np
 from numba import njit
 
-from kernels.config import JIT_OPTIONS
+from vgbench.kernels.config import JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)

@@ -17,12 +17,12 @@ kept apart in "slots" stacked so that one GEMM propagates them all; that costs
 O(T min(k, T)) GEMM rows instead of O(T).
 
 Speed layout: x @ W_xh over all T*B rows is one GEMM before the time loop, which then
-runs one (B, H) x (H, H) GEMM per step each way (``kernels.gemm``; the forward one adds
+runs one (B, H) x (H, H) GEMM per step each way (``vgbench.kernels.gemm``; the forward one adds
 h_{t-1} @ W_hh straight into the stored x_t @ W_xh).  The backward runs in chunks of C
 steps (C = ``DZ.shape[0]``), newest first; each chunk ends with dW_xh, dW_hh (accumulated)
 and dx as GEMMs with K = C*B.  So BPTT needs the cache below plus C steps of dL/dz, not a
 second (T, B, H) array.  Nothing is allocated inside the time loops.  A tanh RNN uses
-``kernels.activations.fast_tanh`` (vectorisable: < 5 ulp in float32, <= 2 in float64) in
+``vgbench.kernels.activations.fast_tanh`` (vectorisable: < 5 ulp in float32, <= 2 in float64) in
 the forward.
 
 Cache filled by the forward and read by the backward:
@@ -36,16 +36,16 @@ LSTM kernels, which keep their hidden states in the same layout.
 import numpy as np
 from numba import njit
 
-from kernels.activations import (
+from vgbench.kernels.activations import (
     TANH,
     activate,
     backprop_activation,
     derivative_from_output,
     fast_tanh,
 )
-from kernels.config import JIT_OPTIONS
-from kernels.gemm import gemm
-from kernels.reductions import add_column_sums, column_sums, frobenius, norm_from_squares
+from vgbench.kernels.config import JIT_OPTIONS
+from vgbench.kernels.gemm import gemm
+from vgbench.kernels.reductions import add_column_sums, column_sums, frobenius, norm_from_squares
 
 
 @njit(**JIT_OPTIONS)
@@ -68,12 +68,12 @@ def readout_forward(HS, W_hy, b_y, y_hat):
 
 
 @njit(**JIT_OPTIONS)
-def readout_backward(HS, W_hy, dy_hat, dW_hy, db_y):
+def readout_backward(HS, dy_hat, dW_hy, db_y):
     """Readout parameter gradients.
 
     Parameters
     ----------
-    HS : (T+1, B, H) hidden states; W_hy : (H, O).
+    HS : (T+1, B, H) hidden states.
     dy_hat : (S, B, O) dL/dy_hat, S = 1 (last state) or T (every state).
     dW_hy : (H, O), db_y : (O,) overwritten.
     """
@@ -153,7 +153,7 @@ def rnn_forward(x, W_xh, W_hh, b_h, W_hy, b_y, h0, act, HS, y_hat):
     x : (T, B, I) input, sequence-major.
     W_xh : (I, H); W_hh : (H, H); b_h : (H,); W_hy : (H, O); b_y : (O,).
     h0 : (B, H) initial state.
-    act : int activation code (kernels.activations).
+    act : int activation code (vgbench.kernels.activations).
     HS : (T+1, B, H) cache, overwritten: HS[0] = h0, HS[t] = h_t.
     y_hat : (1, B, O) readout of h_T, or (T, B, O) readout of every h_t; overwritten.
 
@@ -267,7 +267,7 @@ def rnn_backward(x, W_xh, W_hh, W_hy, act, truncate, HS, dy_hat, dW_xh, dW_hh, d
     k = truncate if 0 < truncate <= T else T + 1
     slots = every and k <= T
     first = 0 if slots else max(T - k, 0)  # earlier steps receive no gradient
-    readout_backward(HS, W_hy, dy_hat, dW_hy, db_y)
+    readout_backward(HS, dy_hat, dW_hy, db_y)
     carry = work[0, 0]
     carry[:] = 0
     n, p = 0, 0

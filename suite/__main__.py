@@ -1,3 +1,3 @@
-from suite.cli import main
+from vgbench.cli import main
 
 raise SystemExit(main())

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from numba import njit
 
-from kernels.activations import (
+from tests import reference
+from vgbench.kernels.activations import (
     ACTIVATIONS,
     GAMMA,
     activation_code,
@@ -18,7 +19,6 @@ from kernels.activations import (
     sigmoid_float64,
     tanh_float64,
 )
-from tests import reference
 
 NAMES = sorted(ACTIVATIONS)
 

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from suite.cli import main
+from vgbench.cli import main
 
 
 def test_grad_prints_one_row_per_layer(capsys):

@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from suite.clip import clip_by_global_norm, clip_by_value, global_norm
-from suite.models import RNN
+from vgbench.analysis.clip import clip_by_global_norm, clip_by_value, global_norm
+from vgbench.models import RNN
 
 
 def grads(dtype="float64", scale=1.0, seed=0):

@@ -1,20 +1,20 @@
-"""suite.compare: bootstrap ratios on synthetic samples, verdicts, CLI exit codes, decay
+"""vgbench.speed.compare: bootstrap ratios on synthetic samples, verdicts, CLI exit codes, decay
 agreement, and a real rerun of the same code judged "no change"."""
 
 import numpy as np
 import pytest
 
-from suite.baselines import Case
-from suite.cli import main
-from suite.compare import (
+from vgbench.cli import main
+from vgbench.report.results import write_result
+from vgbench.speed.baselines import Case
+from vgbench.speed.compare import (
     bootstrap_ratio_ci,
     compare_speed,
     compare_values,
     fast_end_ratio,
     setup_differences,
-    verdict,
+    speed_verdict,
 )
-from suite.results import write_result
 
 MACHINE = {"machine": "m", "cpu": "c", "blas": [], "blas_coretype": {"mode": "auto",
                                                                   "coretype": None}}
@@ -42,7 +42,7 @@ def test_identical_distributions_no_change():
     for _ in range(5):
         ratio, low, high = bootstrap_ratio_ci(_samples(rng), _samples(rng))
         assert low < 1 < high or abs(ratio - 1) < 0.03
-        assert verdict(low, high) == "no change"
+        assert speed_verdict(low, high) == "no change"
 
 
 def test_two_fold_shift_is_flagged_both_ways():
@@ -50,18 +50,18 @@ def test_two_fold_shift_is_flagged_both_ways():
     base, slow = _samples(rng), _samples(rng, scale=2.0)
     ratio, low, high = bootstrap_ratio_ci(base, slow)
     assert 1.9 < low <= ratio <= high < 2.1
-    assert verdict(low, high) == "slower"
+    assert speed_verdict(low, high) == "slower"
     ratio, low, high = bootstrap_ratio_ci(slow, base)
     assert 0.47 < low <= ratio <= high < 0.53
-    assert verdict(low, high) == "faster"
+    assert speed_verdict(low, high) == "faster"
 
 
 def test_small_significant_shift_below_threshold_is_no_change():
     rng = np.random.default_rng(2)
     _, low, high = bootstrap_ratio_ci(_samples(rng, n=3000), _samples(rng, 1.05, n=3000))
     assert low > 1.0  # statistically real ...
-    assert verdict(low, high, threshold=1.10) == "no change"  # ... but under the threshold
-    assert verdict(low, high, threshold=1.01) == "slower"
+    assert speed_verdict(low, high, threshold=1.10) == "no change"  # ... but under the threshold
+    assert speed_verdict(low, high, threshold=1.01) == "slower"
 
 
 def test_contention_tail_alone_is_no_change():
@@ -73,10 +73,10 @@ def test_contention_tail_alone_is_no_change():
     busy[: 600] = (busy[: 600] * 1.6).astype(np.int64)
     _, low, high = bootstrap_ratio_ci(base, busy)
     assert low > 1.10  # the median moved ...
-    assert verdict(low, high, 1.10, fast_end_ratio(base, busy)) == "no change"
+    assert speed_verdict(low, high, 1.10, fast_end_ratio(base, busy)) == "no change"
     shifted = (base * 1.6).astype(np.int64)
     _, low, high = bootstrap_ratio_ci(base, shifted)
-    assert verdict(low, high, 1.10, fast_end_ratio(base, shifted)) == "slower"
+    assert speed_verdict(low, high, 1.10, fast_end_ratio(base, shifted)) == "slower"
 
 
 def test_ci_narrows_with_more_samples():
@@ -144,7 +144,7 @@ def test_rerun_of_same_code_is_no_change():
     machine the load drifts by tens of percent over seconds, and alternating gives both
     files the same drift, as two runs of a quiet machine would have.
     """
-    from suite.speed import run_sweep
+    from vgbench.speed.sweep import run_sweep
 
     kw = dict(cases=[Case("mlp", 32, 16, depth=3)], impls=["vgbench"], threads=[1],
               passes=["fwd_bwd"], budget_s=0.03, min_repeats=20, measure_ceiling=False)
@@ -162,6 +162,20 @@ def test_rerun_of_same_code_is_no_change():
     assert rows[0].verdict == "no change", rows[0]
 
 
-def test_verdict_rejects_threshold_below_one():
+def test_speed_verdict_rejects_threshold_below_one():
     with pytest.raises(ValueError):
-        verdict(0.9, 1.1, threshold=0.9)
+        speed_verdict(0.9, 1.1, threshold=0.9)
+
+
+def test_bootstrap_ci_matches_a_plain_percentile_bootstrap():
+    """scipy.stats.bootstrap gives the CI a hand-written percentile bootstrap of the ratio of
+    medians gives (independent resampling of each side), to Monte Carlo error."""
+    rng = np.random.default_rng(42)
+    base, new = _samples(rng, n=400), _samples(rng, 1.2, n=300)
+    ratios = np.array([np.median(rng.choice(new, new.size)) / np.median(rng.choice(base, base.size))
+                       for _ in range(4000)])
+    want_low, want_high = np.quantile(ratios, [0.025, 0.975])
+    ratio, low, high = bootstrap_ratio_ci(base, new, n_boot=4000)
+    assert ratio == pytest.approx(np.median(new) / np.median(base))
+    width = want_high - want_low
+    assert abs(low - want_low) < 0.1 * width and abs(high - want_high) < 0.1 * width

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from numba import cuda
 
-from suite.models import LSTM, MLP, RNN
+from vgbench.models import LSTM, MLP, RNN
 
 ON_DEVICE = cuda.is_available()  # a GPU, or the simulator in the subprocess
 device = pytest.mark.skipif(not ON_DEVICE, reason="no GPU: runs in the simulator "
@@ -31,8 +31,8 @@ def small_launch(monkeypatch):
     if not ON_DEVICE:
         yield
         return
-    from kernels import config
-    from kernels.cuda import gemm
+    from vgbench.kernels import config
+    from vgbench.kernels.cuda import gemm
     monkeypatch.setattr(config, "CUDA_TILE", 3)
     monkeypatch.setattr(config, "CUDA_BLOCK_1D", 3)
     monkeypatch.setattr(gemm, "MAX_GRID", 2)
@@ -95,16 +95,16 @@ def test_cuda_backend_without_gpu_is_a_clear_error():
 # --- device side ---------------------------------------------------------------------
 
 def _apply(kernel_args, kernel):
-    from kernels import config
-    from kernels.cuda.reduce import grid_1d
+    from vgbench.kernels import config
+    from vgbench.kernels.cuda.reduce import grid_1d
     kernel[grid_1d(kernel_args[-1].size), config.CUDA_BLOCK_1D](*kernel_args)
 
 
 @device
 def test_activations_match_cpu_kernels():
-    from kernels.activations import ACTIVATIONS, activate, derivative_from_output
-    from kernels.cuda.activations import activate as d_activate
-    from kernels.cuda.activations import derivative_from_output as d_derivative
+    from vgbench.kernels.activations import ACTIVATIONS, activate, derivative_from_output
+    from vgbench.kernels.cuda.activations import activate as d_activate
+    from vgbench.kernels.cuda.activations import derivative_from_output as d_derivative
 
     @cuda.jit
     def both(codes, z, y, dy):
@@ -134,8 +134,8 @@ def test_activations_match_cpu_kernels():
 @device
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_gemm_transposes_and_epilogues(dtype):
-    from kernels.activations import SIGMOID, TANH, activation_numpy
-    from kernels.cuda.gemm import ACC_ACT, BIAS_ACT, DELTA, gemm
+    from vgbench.kernels.activations import SIGMOID, TANH, activation_numpy
+    from vgbench.kernels.cuda.gemm import ACC_ACT, BIAS_ACT, DELTA, gemm
     rng = np.random.default_rng(3)
     A, B = rng.standard_normal((5, 7)).astype(dtype), rng.standard_normal((7, 4)).astype(dtype)
     want = A.astype(np.float64) @ B
@@ -168,7 +168,7 @@ def test_gemm_transposes_and_epilogues(dtype):
 @device
 @pytest.mark.parametrize("n", [1, 10, 35])
 def test_reductions(n):
-    from kernels.cuda.reduce import (
+    from vgbench.kernels.cuda.reduce import (
         column_sums,
         dot,
         frobenius,
@@ -200,7 +200,7 @@ def test_shared_arrays_are_shared_by_every_thread(monkeypatch):
     # up in every launch here; on a GPU it only slows host code.
     import time
 
-    import kernels.cuda  # noqa: F401  (makes the simulator's shared arrays thread-safe)
+    import vgbench.kernels.cuda  # noqa: F401  (makes the simulator's shared arrays thread-safe)
     block = 8
 
     @cuda.jit
@@ -343,8 +343,8 @@ def test_recurrent_finite_differences(cls):
 @device
 @pytest.mark.parametrize("max_norm", [0.5, 1e3])
 def test_clip_by_global_norm_matches_cpu(max_norm):
-    from kernels.cuda.clip import clip_by_global_norm, clip_values_into
-    from suite.clip import clip_by_global_norm as cpu_clip
+    from vgbench.analysis.clip import clip_by_global_norm as cpu_clip
+    from vgbench.kernels.cuda.clip import clip_by_global_norm, clip_values_into
     rng = np.random.default_rng(12)
     grads = [rng.standard_normal((4, 5)) * 1e200, rng.standard_normal(7)]  # squares overflow
     d_grads = [cuda.to_device(g) for g in grads]
@@ -364,7 +364,7 @@ def test_clip_by_global_norm_matches_cpu(max_norm):
 @device
 @pytest.mark.filterwarnings("ignore:Simulator timings are bogus")
 def test_time_loss_and_grads_splits_transfers_from_kernels():
-    from suite.cuda_backend import time_loss_and_grads
+    from vgbench.backends.cuda import time_loss_and_grads
     model = RNN(2, 3, 1, seed=13)
     x = np.random.default_rng(14).standard_normal((2, 2, 2))
     y = np.zeros((2, 1))

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from suite import decay
-from suite.decay import DecayConfig, fit_decay, sweep
+from vgbench.analysis import decay
+from vgbench.analysis.decay import DecayConfig, fit_decay, sweep
+from vgbench.models import MLP
 
 
 @pytest.mark.parametrize("act,init,sw", [("tanh", "normal", 0.8), ("tanh", "normal", 1.0),
@@ -75,9 +76,11 @@ def test_dead_relu_network_reports_zero_gradients_and_dead_units():
 
 
 def test_dead_fraction_counts_units_dead_on_the_whole_batch():
-    acts = np.array([[[0.0, 1.0, 0.0], [0.0, 0.0, 2.0]]])  # (L=1, B=2, W=3)
-    assert decay.dead_fraction("relu", acts).tolist() == [1 / 3]
-    assert decay.dead_fraction("leaky_relu", acts).tolist() == [0.0]
+    x = np.random.default_rng(3).standard_normal((32, 6))
+    for activation, want in (("relu", 2 / 5), ("leaky_relu", 0.0)):
+        model = MLP(6, 5, 1, 1, activation=activation, init="he", seed=4)
+        model.params["b0"][[1, 3]] = -1e3  # these two units never fire
+        assert model.dead_fraction(x).tolist() == [want]
 
 
 def test_rnn_sweep_respects_pascanu_and_clips():
@@ -95,7 +98,7 @@ def test_rnn_sweep_respects_pascanu_and_clips():
 
 
 def test_sweep_calls_back_after_each_size_and_round_trips_json(tmp_path):
-    from suite.results import read_result, write_result
+    from vgbench.report.results import read_result, write_result
 
     seen = []
     cfg = DecayConfig(depths=(3, 6), width=8, batch=4, seeds=2)

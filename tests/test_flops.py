@@ -4,10 +4,10 @@ the NumPy, PyTorch and JAX baselines compute what vgbench computes."""
 import numpy as np
 import pytest
 
-from suite import baselines
-from suite import numpy_ref as ref
-from suite.baselines import IMPLS, Case, build, unavailable, vgbench_case
-from suite.flops import flops, lstm_forward_flops, mlp_forward_flops, rnn_forward_flops
+from vgbench.speed import baselines
+from vgbench.speed import numpy_ref as ref
+from vgbench.speed.baselines import IMPLS, Case, build, unavailable, vgbench_case
+from vgbench.speed.flops import flops, lstm_forward_flops, mlp_forward_flops, rnn_forward_flops
 
 
 class Counting(np.ndarray):
@@ -41,6 +41,13 @@ def _inputs(case, seed):
     p = {k: np.array(v).view(Counting) for k, v in model.params.items()}
     return p, x.view(Counting), y.view(Counting)
 
+
+
+def _jax_loss_and_grads(case, p, x, y):
+    """(loss, grads, dL/dx) of one JAX forward + backward, as NumPy."""
+    vg, _, args = baselines.jax_compiled(case, p, x, y)
+    loss, (g, dx) = vg(*args)
+    return float(loss), {k: np.asarray(v) for k, v in g.items()}, np.asarray(dx)
 
 def test_hand_counts():
     # B=5, I=3, W=4, L=2, O=1: products 5x3x4, 5x4x4, 5x4x1 -> 2*5*(12 + 16 + 4)
@@ -124,7 +131,7 @@ def test_jax_baseline_gradients_match_vgbench(case):
     model, x, y = vgbench_case(case, seed=7)
     r = model.loss_and_grads(x, y)
     p = {k: np.array(v) for k, v in model.params.items()}
-    loss, g, dx = baselines.jax_loss_and_grads(case, p, x, y)
+    loss, g, dx = _jax_loss_and_grads(case, p, x, y)
     assert loss == pytest.approx(r.loss, rel=1e-12)
     assert g.keys() == r.grads.keys()
     for k in g:
@@ -141,7 +148,7 @@ def test_jax_baseline_float32_stays_float32(model):
     case = Case(model, 8, 4, depth=2, seq_len=3, in_dim=5, out_dim=2)
     m, x, y = vgbench_case(case, seed=9)
     r = m.loss_and_grads(x, y)
-    loss, g, dx = baselines.jax_loss_and_grads(case, {k: np.array(v) for k, v in
+    loss, g, dx = _jax_loss_and_grads(case, {k: np.array(v) for k, v in
                                                       m.params.items()}, x, y)
     assert dx.dtype == np.float32 and all(v.dtype == np.float32 for v in g.values())
     assert loss == pytest.approx(r.loss, rel=1e-5)  # float32 rounding, sums of ~40 terms
@@ -149,7 +156,7 @@ def test_jax_baseline_float32_stays_float32(model):
 
 
 def test_missing_baselines_are_skipped_with_a_note(monkeypatch):
-    from suite.speed import run_sweep
+    from vgbench.speed.sweep import run_sweep
 
     find_spec = baselines.importlib.util.find_spec
     monkeypatch.setattr(baselines.importlib.util, "find_spec",

@@ -1,4 +1,4 @@
-"""``kernels.gemm.gemm``: c = a @ b + beta c against float64 NumPy, for every operand
+"""``vgbench.kernels.gemm.gemm``: c = a @ b + beta c against float64 NumPy, for every operand
 layout the kernels pass (row-major, transposed, row slices), batch 1 (gemv), empty
 dimensions and beta in {0, 1, 0.5}; on NumPy's OpenBLAS and on the np.dot fallback
 (``VGBENCH_GEMM=numba``, in a subprocess since the binding is made at import).
@@ -16,8 +16,8 @@ import sys
 import numpy as np
 import pytest
 
-from kernels import gemm as gemm_module
-from kernels.gemm import gemm
+from vgbench.kernels import gemm as gemm_module
+from vgbench.kernels.gemm import gemm
 
 SHAPES = [(1, 5, 7), (3, 1, 4), (4, 6, 1), (1, 1, 1), (5, 7, 3), (33, 17, 9), (0, 3, 4),
           (3, 0, 4)]
@@ -52,7 +52,7 @@ def test_gemm_matches_numpy_on_every_layout():
 
 def test_gemm_fallback_matches_numpy_on_every_layout():
     env = dict(os.environ, VGBENCH_GEMM="numba")
-    code = ("from kernels import gemm; from tests.test_gemm import _check_all; "
+    code = ("from vgbench.kernels import gemm; from tests.test_gemm import _check_all; "
             "assert gemm.BACKEND == 'numba-np.dot', gemm.BACKEND; print(_check_all(1))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, timeout=600, cwd=os.path.dirname(os.path.dirname(

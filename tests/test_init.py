@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from suite.init import INITS, init_bias, init_weight
+from vgbench.models.init import INITS, init_bias, init_weight
 
 N_IN, N_OUT = 300, 200
 

@@ -7,10 +7,10 @@ Tolerances as in tests/test_rnn.py (same finite-difference bound and reference r
 import numpy as np
 import pytest
 
-from kernels.lstm import lstm_backward, lstm_forward
-from suite.models import LSTM
 from tests import reference
 from tests.test_rnn import FD_STEP, assert_fd_close, check_against_fd, truncated_objective
+from vgbench.kernels.lstm import lstm_backward, lstm_forward
+from vgbench.models import LSTM
 
 I, H, O, B = 2, 3, 2, 2
 
@@ -19,8 +19,8 @@ def make_case(T, loss_at="last", dtype="float64", seed=0, hidden=H, batch=B):
     """Model with a random bias (all four gates in general position) and seeded data."""
     model = LSTM(I, hidden, O, dtype=dtype, seed=seed)
     rng = np.random.default_rng(200 + seed)
-    model.params["b"] = rng.normal(0, 0.5, 4 * hidden)
-    model.params["b_y"] = rng.normal(0, 0.5, O)
+    model.params["b"] = rng.normal(0, 0.5, 4 * hidden).astype(model.dtype)
+    model.params["b_y"] = rng.normal(0, 0.5, O).astype(model.dtype)
     x = rng.standard_normal((T, batch, I)).astype(dtype)
     y = rng.standard_normal((batch, O) if loss_at == "last" else (T, batch, O)).astype(dtype)
     h0 = rng.normal(0, 0.5, (batch, hidden)).astype(dtype)

@@ -1,4 +1,4 @@
-"""Peak memory of BPTT (``suite.memory``, ``vgbench memory``): the backward keeps no
+"""Peak memory of BPTT (``vgbench.speed.memory``, ``vgbench memory``): the backward keeps no
 (T, ...) array beyond the forward's caches, so the call's peak RSS is the caches plus
 what it returns.  The old layout (a full (T, B, H) dL/dz array beside the RNN's states,
 a (T, B, 4H) dL/da array beside the LSTM's gates) measured 2x and 1.6x here.
@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
-from suite.cli import main
-from suite.memory import measure
-from suite.recurrent import LSTM, RNN
+from vgbench.cli import main
+from vgbench.models import LSTM, RNN
+from vgbench.speed.memory import measure_peak_memory
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="peak RSS is read from /proc")
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
 @pytest.mark.parametrize("cls", [RNN, LSTM])
 @pytest.mark.parametrize("loss_at,truncate", [("last", None), ("every", None), ("every", 8)])
 def test_bptt_peak_is_the_caches_plus_the_outputs(cls, loss_at, truncate):
-    r = measure(cls(8, 64, 2, dtype="float64"), 600, 16, loss_at, truncate)
+    r = measure_peak_memory(cls(8, 64, 2, dtype="float64"), 600, 16, loss_at, truncate)
     expected = r["activation_bytes"] + r["scratch_bytes"] + r["output_bytes"]
     assert r["activation_bytes"] >= 600 * 16 * 64 * 8
     assert 0.9 * r["activation_bytes"] <= r["peak_bytes"] <= 1.05 * expected, r

@@ -15,9 +15,9 @@ import itertools
 import numpy as np
 import pytest
 
-from kernels.activations import ACTIVATIONS
-from suite.models import MLP
 from tests import reference
+from vgbench.kernels.activations import ACTIVATIONS
+from vgbench.models import MLP
 
 NAMES = sorted(ACTIVATIONS)
 VARIANTS = [(False, False), (True, False), (False, True), (True, True)]
@@ -190,6 +190,20 @@ def test_params_are_live_and_assignment_loads_weights():
         model.params["W9"] = new
     with pytest.raises(TypeError):
         del model.params["W1"]
+
+
+@pytest.mark.parametrize("value, error, match", [
+    (np.zeros((3, 4)), TypeError, "float32, got float64"),        # no silent down-cast
+    (np.zeros((3, 4), np.int64), TypeError, "float32, got int64"),
+    (np.full((3, 4), np.nan, np.float32), ValueError, "NaN or Inf"),
+    ([[0.0] * 4] * 3, TypeError, "numpy array"),
+])
+def test_assigning_params_refuses_casts_and_non_finite_values(value, error, match):
+    model = MLP(3, 4, 2, 1, dtype="float32")
+    before = model.params["W0"].copy()
+    with pytest.raises(error, match=match):
+        model.params["W0"] = value
+    np.testing.assert_array_equal(model.params["W0"], before)
 
 
 def test_params_hold_exactly_the_trainable_arrays():

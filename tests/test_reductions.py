@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kernels.reductions import column_sums, frobenius, norm_from_squares
+from vgbench.kernels.reductions import column_sums, frobenius, norm_from_squares
 
 
 @pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-160, 1.0, 1e150, 1e300])

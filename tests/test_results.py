@@ -1,4 +1,4 @@
-"""suite.results: round trip, atomic writes, clear errors on bad files."""
+"""vgbench.report.results: round trip, atomic writes, clear errors on bad files."""
 
 import json
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from suite.results import SCHEMA_VERSION, ResultFileError, read_result, write_result
+from vgbench.report.results import SCHEMA_VERSION, ResultFileError, read_result, write_result
 
 MACHINE = {"machine": "test-host", "cpu": "test cpu"}
 
@@ -70,7 +70,7 @@ def test_newer_schema_and_wrong_kind_are_refused(tmp_path):
 
 
 def test_cli_reports_a_bad_file_without_traceback(tmp_path, capsys):
-    from suite.cli import main
+    from vgbench.cli import main
 
     good = write_result(tmp_path / "a.json", "speed", {}, {"records": []}, MACHINE)
     bad = tmp_path / "b.json"

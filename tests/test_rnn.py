@@ -15,10 +15,10 @@ the float64 reference only the summation order differs: 1e-10 relative.  float32
 import numpy as np
 import pytest
 
-from kernels.activations import ACTIVATIONS
-from suite import recurrent
-from suite.models import RNN
 from tests import reference
+from vgbench.backends import cpu
+from vgbench.kernels.activations import ACTIVATIONS
+from vgbench.models import RNN
 
 I, H, O, B = 2, 3, 2, 2
 FD_STEP = 1e-6
@@ -29,8 +29,8 @@ def make_case(T, loss_at="last", dtype="float64", activation="tanh", seed=0, hid
     """Model with non-zero biases, and seeded x, y, h0."""
     model = RNN(I, hidden, O, activation, dtype=dtype, seed=seed)
     rng = np.random.default_rng(100 + seed)
-    model.params["b_h"] = rng.normal(0, 0.5, hidden)
-    model.params["b_y"] = rng.normal(0, 0.5, O)
+    model.params["b_h"] = rng.normal(0, 0.5, hidden).astype(model.dtype)
+    model.params["b_y"] = rng.normal(0, 0.5, O).astype(model.dtype)
     x = rng.standard_normal((T, batch, I)).astype(dtype)
     y = rng.standard_normal((batch, O) if loss_at == "last" else (T, batch, O)).astype(dtype)
     h0 = rng.normal(0, 0.5, (batch, hidden)).astype(dtype)
@@ -121,7 +121,7 @@ def test_matches_reference(activation, dtype, loss_at, truncate):
 def test_chunked_backward_matches_reference(monkeypatch, chunk_rows, loss_at, truncate):
     """The backward runs in chunks of C steps (C = 1, 5 of T = 12 leaving a ragged last
     chunk, and all T at once); every chunking gives the reference gradients."""
-    monkeypatch.setattr(recurrent, "BPTT_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(cpu, "BPTT_CHUNK_ROWS", chunk_rows)
     T = 12
     model, x, y, h0 = make_case(T, loss_at, hidden=5, batch=4)
     r = model.loss_and_grads(x, y, truncate, loss_at, h0=h0)

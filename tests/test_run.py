@@ -4,9 +4,9 @@ from functools import partial
 
 import pytest
 
-from suite.cli import main
-from suite.report import decay_section, mlp_cases, recurrent_cases, write_report
-from suite.results import read_result
+from vgbench.cli import main
+from vgbench.report.results import read_result
+from vgbench.report.summary import decay_section, mlp_cases, recurrent_cases, write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -58,7 +58,7 @@ def test_report_json_holds_curves_fits_and_theory(report):
 
 
 def test_decay_command_writes_json_plots_and_table(tmp_path, capsys):
-    rc = main(["decay", "--activation", "tanh", "relu", "--depths", "3,5", "--width", "8",
+    rc = main(["decay", "--activation", "tanh", "relu", "--depths", "3", "5", "--width", "8",
                "--batch", "4", "--seeds", "2", "--out", str(tmp_path)])
     assert rc == 0
     doc = read_result(tmp_path / "decay.json", "decay")
@@ -70,16 +70,16 @@ def test_decay_command_writes_json_plots_and_table(tmp_path, capsys):
 
 def test_decay_command_rejects_bad_input(tmp_path, capsys):
     assert main(["decay", "--depths", "3,x", "--out", str(tmp_path)]) == 2
-    assert "comma-separated" in capsys.readouterr().err
+    assert "--depths: expected integers, got 'x'" in capsys.readouterr().err
 
 
 def test_decay_backend_option(tmp_path, capsys):
-    from suite.backends import use_cuda
-    from suite.decay import DecayConfig
+    from vgbench.analysis.decay import DecayConfig
+    from vgbench.backends import cuda_available
 
     with pytest.raises(ValueError, match="backend"):
         DecayConfig(backend="tpu")
-    if use_cuda("auto"):
+    if cuda_available():
         pytest.skip("a GPU is present: the CUDA path is tested in tests/test_cuda.py")
     rc = main(["decay", "--depths", "3", "--width", "4", "--batch", "2", "--seeds", "1",
                "--backend", "cuda", "--out", str(tmp_path)])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from suite.tasks import AddingProblem, CopyMemory, TeacherStudent, accuracy, make_task
+from vgbench.training.tasks import AddingProblem, CopyMemory, TeacherStudent, accuracy, make_task
 
 
 def test_adding_problem_structure_and_baseline():

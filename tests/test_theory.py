@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from kernels.activations import activation_numpy
-from suite import theory
+from vgbench.analysis import theory
+from vgbench.kernels.activations import activation_numpy
 
 
 def _mc(g, q, n=400_000, seed=0):
@@ -65,7 +65,7 @@ def test_published_facts():
 
 
 def test_effective_sigma_w_matches_drawn_weights():
-    from suite.init import init_weight
+    from vgbench.models.init import init_weight
 
     rng = np.random.default_rng(3)
     for init in ("normal", "xavier", "xavier_normal", "he", "he_uniform", "small", "large"):

@@ -1,4 +1,4 @@
-"""suite.timing: statistics on known samples, the block protocol, thread limits.
+"""vgbench.speed.timing: statistics on known samples, the block protocol, thread limits.
 (No speed targets here: timings on a shared machine are not assertions.)"""
 
 import time
@@ -7,16 +7,16 @@ import numba
 import pytest
 from threadpoolctl import threadpool_info
 
-from suite.timing import Timing, summarize, thread_limit, time_block
+from vgbench.speed.timing import Timing, sample_stats, thread_limit, time_block
 
 
-def test_summarize_known_samples():
+def test_sample_stats_known_samples():
     # 1..9 ms: median 5, quartiles 3 and 7 (linear interpolation), min 1
-    st = summarize([k * 1_000_000 for k in (9, 1, 8, 2, 7, 3, 6, 4, 5)])
+    st = sample_stats([k * 1_000_000 for k in (9, 1, 8, 2, 7, 3, 6, 4, 5)])
     assert st == {"median_s": pytest.approx(5e-3), "iqr_s": pytest.approx(4e-3),
                   "min_s": pytest.approx(1e-3), "n": 9}
     with pytest.raises(ValueError, match="no timing samples"):
-        summarize([])
+        sample_stats([])
 
 
 def test_block_calls_first_warmup_then_min_repeats():

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from suite.models import MLP
-from suite.results import read_result
-from suite.tasks import AddingProblem, TeacherStudent
-from suite.train import TrainConfig, dead_fraction, hidden_preactivations, train
+from vgbench.models import MLP
+from vgbench.report.results import read_result
+from vgbench.training.tasks import AddingProblem, TeacherStudent
+from vgbench.training.train import TrainConfig, train
 
 
 def _teacher_mlp(depth=3, width=16, seed=0, **kw):
@@ -58,31 +58,23 @@ def test_deep_sigmoid_bottom_layers_freeze_but_relu_he_do_not():
     assert 1e-2 < relu.layer_ratio() < 1e2
 
 
-def test_preactivations_reproduce_kernel_forward():
-    model = MLP(8, 16, 4, 2, activation="relu", init="he", residual=True, batchnorm=True,
-                seed=3)
-    x = np.random.default_rng(8).standard_normal((32, 8))
-    zs, y_hat = hidden_preactivations(model, x)
-    assert len(zs) == 4 and zs[0].shape == (32, 16)
-    np.testing.assert_allclose(y_hat, model.forward(x), rtol=1e-10, atol=1e-12)
-
-
 def test_dead_fraction_counts_killed_units():
     model = MLP(8, 20, 3, 1, activation="relu", init="he", seed=9)
     model.params["b0"][[2, 5, 11]] = -1e3  # these three never fire on N(0, 1) inputs
     x = np.random.default_rng(10).standard_normal((64, 8))
-    dead = dead_fraction(model, x)
+    dead = model.dead_fraction(x)
     # any other unit of layer 0 is dead on 64 Gaussian inputs with probability ~2^-64
     assert dead[0] == pytest.approx(3 / 20)
     assert dead.shape == (3,)
 
 
-def test_relu_run_records_dead_units_and_sigmoid_does_not():
+def test_runs_record_dead_units_and_sigmoid_units_never_die():
     task, model = _teacher_mlp(activation="relu", init="he")
     r = train(model, task, TrainConfig(steps=25, batch=16, probe_every=10))
     assert list(r.dead_steps) == [0, 10, 20] and r.dead_fraction.shape == (3, 3)
     task, model = _teacher_mlp(activation="sigmoid", init="normal")
-    assert train(model, task, TrainConfig(steps=2)).dead_fraction is None
+    r = train(model, task, TrainConfig(steps=2))
+    assert r.dead_fraction.shape == (1, 3) and not r.dead_fraction.any()
 
 
 def _exploding(clip):
@@ -137,7 +129,7 @@ def test_bad_inputs():
 
 
 def test_cli_single_run_writes_json_and_plots(tmp_path):
-    from suite.cli import main
+    from vgbench.cli import main
 
     rc = main(["train", "--depth", "3", "--width", "8", "--steps", "5", "--activation", "relu",
                "--init", "he", "--out", str(tmp_path), "--no-progress"])
@@ -151,7 +143,7 @@ def test_cli_single_run_writes_json_and_plots(tmp_path):
 
 @pytest.mark.parametrize("cls", ["RNN", "LSTM"])
 def test_recurrent_models_learn_short_adding_problem(cls):
-    from suite import models
+    from vgbench import models
 
     task = AddingProblem(seq_len=6)
     model = getattr(models, cls)(2, 16, 1, seed=1)
@@ -164,7 +156,7 @@ def test_recurrent_models_learn_short_adding_problem(cls):
 
 
 def test_truncation_reaches_the_recurrent_gradient():
-    from suite.models import RNN
+    from vgbench.models import RNN
 
     task = AddingProblem(seq_len=12)
     full = train(RNN(2, 8, 1, seed=2), task, TrainConfig(steps=1, batch=16))

@@ -34,7 +34,7 @@ def require_cuda() -> None:
 def mlp_case(activation: str, depth: int, width: int, dtype: str, *, init: str = "xavier",
              batch: int = BATCH) -> tuple:
     """(model, x (B, I), y (B, O)) for an MLP of ``depth`` hidden layers of ``width``."""
-    from suite.models import MLP
+    from vgbench.models import MLP
 
     model = MLP(IN_DIM, width, depth, OUT_DIM, activation=activation, init=init,
                 dtype=dtype, seed=SEED)
@@ -47,7 +47,7 @@ def mlp_case(activation: str, depth: int, width: int, dtype: str, *, init: str =
 def recurrent_case(cell: str, seq_len: int, hidden: int, dtype: str, *,
                    batch: int = BATCH) -> tuple:
     """(model, x (T, B, I), y (B, O)) for a tanh RNN or an LSTM; loss at the last step."""
-    from suite.recurrent import LSTM, RNN
+    from vgbench.models.recurrent import LSTM, RNN
 
     cls = {"rnn": RNN, "lstm": LSTM}[cell]
     model = cls(IN_DIM, hidden, OUT_DIM, dtype=dtype, seed=SEED)
@@ -58,12 +58,12 @@ def recurrent_case(cell: str, seq_len: int, hidden: int, dtype: str, *,
 
 
 def decay_summary(model: str, size: int, **config) -> dict:
-    """``suite.decay`` summary of one depth (MLP) or sequence length (RNN/LSTM).
+    """``vgbench.analysis.decay`` summary of one depth (MLP) or sequence length (RNN/LSTM).
 
     Three fixed seeds, width 128, batch 64, float64, an independent random cotangent at
     the readout (and MLP inputs at the mean-field fixed point): the suite's defaults.
     """
-    from suite.decay import DecayConfig, sweep
+    from vgbench.analysis.decay import DecayConfig, sweep
 
     sizes = {"depths": (size,)} if model == "mlp" else {"seq_lens": (size,)}
     cfg = DecayConfig(model=model, width=128, batch=BATCH, seeds=3, **sizes, **config)

@@ -66,7 +66,7 @@ class MLPCompile:
             "import numba, numpy"
         )
         code = (
-            "from suite.models import MLP\n"
+            "from vgbench.models import MLP\n"
             f"m = MLP(4, 8, 3, 2, dtype={dtype!r})\n"
             f"x = numpy.ones((2, 4), {dtype!r})\n"
             "m.loss_and_grads(x, numpy.zeros((2, 2), x.dtype))"
@@ -74,36 +74,50 @@ class MLPCompile:
         return code, setup
 
 
-class MLPDecay:
-    """Gradient decay of a width-128 float64 MLP (``suite.decay``, three fixed seeds)."""
+class _MLPDecaySweeps:
+    """Both decay classes read one set of sweeps: asv runs a ``setup_cache`` defined once
+    (here, inherited) a single time per environment and hands its result to every
+    benchmark of the classes that share it."""
 
-    params = [common.ACTIVATIONS, common.INITS, [10, 50]]
+    timeout = 600
+
+    def setup_cache(self):
+        return {(activation, init, depth): common.decay_summary(
+                    "mlp", depth, activation=activation, init=init)
+                for activation in common.ACTIVATIONS for init in common.INITS
+                for depth in DECAY_DEPTHS}
+
+    def setup(self, sweeps, activation, init, depth):
+        self.summary = sweeps[(activation, init, depth)]
+
+
+DECAY_DEPTHS = [10, 50]
+
+
+class MLPDecay(_MLPDecaySweeps):
+    """Gradient decay of a width-128 float64 MLP (``vgbench.analysis.decay``, 3 fixed seeds)."""
+
+    params = [common.ACTIVATIONS, common.INITS, DECAY_DEPTHS]
     param_names = ["activation", "init", "depth"]
 
-    def setup(self, activation, init, depth):
-        self.summary = common.decay_summary("mlp", depth, activation=activation, init=init)
-
-    def track_log10_grad_ratio(self, activation, init, depth):
+    def track_log10_grad_ratio(self, sweeps, activation, init, depth):
         return common.log10_ratio(self.summary)
 
     track_log10_grad_ratio.unit = "log10(first/last)"
 
-    def track_per_layer_factor(self, activation, init, depth):
+    def track_per_layer_factor(self, sweeps, activation, init, depth):
         return common.fitted_factor(self.summary)
 
     track_per_layer_factor.unit = "rho per layer"
 
 
-class MLPDecayTheory:
+class MLPDecayTheory(_MLPDecaySweeps):
     """Fitted rho against the mean-field sqrt(chi_1), where theory applies (i.i.d. inits)."""
 
-    params = [common.ACTIVATIONS, ["xavier", "he"], [10, 50]]
+    params = [common.ACTIVATIONS, ["xavier", "he"], DECAY_DEPTHS]
     param_names = ["activation", "init", "depth"]
 
-    def setup(self, activation, init, depth):
-        self.summary = common.decay_summary("mlp", depth, activation=activation, init=init)
-
-    def track_theory_rel_diff(self, activation, init, depth):
+    def track_theory_rel_diff(self, sweeps, activation, init, depth):
         return self.summary["rho_rel_diff"]
 
     track_theory_rel_diff.unit = "(rho - rho_theory) / rho_theory"

@@ -2,6 +2,8 @@
 
 import math
 
+from vgbench.speed.memory import measure_peak_memory
+
 from . import common
 
 CELLS = ["rnn", "lstm"]
@@ -51,7 +53,7 @@ class RecurrentPeakMem:
 
 class RecurrentMemoryRatio:
     """Peak RSS of one BPTT call (T 300, hidden 256, batch 64) over the bytes of its stored
-    activations, returned gradients left out (``suite.memory``): 1.0 means the backward
+    activations, returned gradients left out (``vgbench.speed.memory``): 1.0 means the backward
     keeps nothing T-sized beyond the forward's caches."""
 
     params = [CELLS, common.DTYPES]
@@ -61,15 +63,13 @@ class RecurrentMemoryRatio:
         self.model, _, _ = common.recurrent_case(cell, 1, 256, dtype)
 
     def track_peak_over_activations(self, cell, dtype):
-        from suite.memory import measure
-
-        return measure(self.model, 300, common.BATCH)["ratio_without_outputs"]
+        return measure_peak_memory(self.model, 300, common.BATCH)["ratio_without_outputs"]
 
     track_peak_over_activations.unit = "peak RSS / activation bytes"
 
 
 class RNNDecay:
-    """Decay over time of a width-128 float64 RNN (``suite.decay``, three fixed seeds)."""
+    """Decay over time of a width-128 float64 RNN (``vgbench.analysis.decay``, 3 fixed seeds)."""
 
     params = [common.ACTIVATIONS, ["xavier", "orthogonal"], [10, 100]]
     param_names = ["activation", "init", "seq_len"]

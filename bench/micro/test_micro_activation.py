@@ -5,7 +5,7 @@ MLP forward runs (``bias_activate``: the vectorisable tanh/sigmoid of each dtype
 import numpy as np
 import pytest
 
-from kernels.activations import (
+from vgbench.kernels.activations import (
     activate_array,
     activation_code,
     bias_activate,

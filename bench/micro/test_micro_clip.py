@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from suite.clip import clip_by_global_norm
+from vgbench.analysis.clip import clip_by_global_norm
 
 DTYPES = ["float32", "float64"]
 

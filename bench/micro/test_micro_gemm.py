@@ -1,4 +1,4 @@
-"""Matrix products of a recurrent step (B = 32): ``kernels.gemm.gemm`` (NumPy's OpenBLAS)
+"""Matrix products of a recurrent step (B = 32): ``vgbench.kernels.gemm.gemm`` (NumPy's OpenBLAS)
 against ``np.dot`` inside njit (SciPy's OpenBLAS), one call per timed round, same inputs.
 Groups pair the two so ``--benchmark-compare`` shows a regression of either."""
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from kernels.gemm import gemm
+from vgbench.kernels.gemm import gemm
 
 SHAPES = [(32, 128, 128), (32, 128, 512), (32, 512, 128)]
 

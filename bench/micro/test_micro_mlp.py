@@ -4,8 +4,8 @@ B = 64, I = W = O = 256, so every GEMM is 64 x 256 x 256."""
 import numpy as np
 import pytest
 
-from kernels.activations import TANH
-from kernels.mlp import mlp_backward, mlp_forward
+from vgbench.kernels.activations import TANH
+from vgbench.kernels.mlp import mlp_backward, mlp_forward
 
 B, N = 64, 256
 DTYPES = ["float32", "float64"]

@@ -5,9 +5,9 @@ cache with dL/da, so its timed call first restores the cache (a 256 KiB copy).""
 import numpy as np
 import pytest
 
-from kernels.activations import TANH
-from kernels.lstm import lstm_backward, lstm_forward
-from kernels.rnn import rnn_backward, rnn_forward
+from vgbench.kernels.activations import TANH
+from vgbench.kernels.lstm import lstm_backward, lstm_forward
+from vgbench.kernels.rnn import rnn_backward, rnn_forward
 
 B, N, O = 64, 256, 8
 DTYPES = ["float32", "float64"]

@@ -1,8 +1,8 @@
-"""CUDA twin of ``kernels.clip`` and of the ``max_abs``/``scaled_sum_squares`` reductions
-in ``kernels.reductions``, plus clipping by global norm on device arrays.
+"""CUDA twin of ``vgbench.kernels.clip`` and of the ``max_abs``/``scaled_sum_squares`` reductions
+in ``vgbench.kernels.reductions``, plus clipping by global norm on device arrays.
 
 The norm is overflow-safe as on the CPU: ``m * sqrt(sum((a / m)^2))`` with m the largest
-|entry| over all arrays, each reduction in float64 by block reduction (kernels.cuda.reduce).
+|entry| over all arrays, each reduction in float64 by block reduction (vgbench.kernels.cuda.reduce).
 """
 
 import functools
@@ -11,8 +11,8 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from kernels import config
-from kernels.cuda.reduce import _block_sum, grid_1d, partials_buffer, reduce_kernels
+from vgbench.kernels import config
+from vgbench.kernels.cuda.reduce import _block_sum, grid_1d, partials_buffer, reduce_kernels
 
 
 @cuda.jit(device=True)

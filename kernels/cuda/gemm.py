@@ -24,8 +24,8 @@ import math
 import numpy as np
 from numba import cuda
 
-from kernels import config
-from kernels.cuda.activations import activate, derivative_from_output
+from vgbench.kernels import config
+from vgbench.kernels.cuda.activations import activate, derivative_from_output
 
 PLAIN, BIAS_ACT, ACC_ACT, DELTA = range(4)
 

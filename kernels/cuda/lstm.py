@@ -1,4 +1,4 @@
-"""CUDA twin of ``kernels.lstm``: same names, argument order, caches and truncation rules,
+"""CUDA twin of ``vgbench.kernels.lstm``: same names, argument order, caches and truncation rules,
 except that ``lstm_backward`` keeps separate device scratch DH (T, B, H) and DG (T, B, 4H)
 and leaves GATES intact (the CPU kernel overwrites GATES with dL/da to save host memory).
 
@@ -14,11 +14,12 @@ import functools
 import numpy as np
 from numba import cuda
 
-from kernels.activations import IDENTITY, SIGMOID, TANH
-from kernels.cuda.activations import activate
-from kernels.cuda.gemm import ACC_ACT, gemm
-from kernels.cuda.reduce import frobenius, partials_buffer
-from kernels.cuda.rnn import (
+from vgbench.kernels import lstm
+from vgbench.kernels.activations import IDENTITY, SIGMOID, TANH
+from vgbench.kernels.cuda.activations import activate
+from vgbench.kernels.cuda.gemm import ACC_ACT, gemm
+from vgbench.kernels.cuda.reduce import frobenius, partials_buffer
+from vgbench.kernels.cuda.rnn import (
     fill_zero,
     input_side_backward,
     launch_1d,
@@ -48,25 +49,15 @@ def _cell_forward(gate, c_prev, c, h, tc):
         h[r, j] = o * tc[r, j]
 
 
+# The CPU kernels' gate-gradient arithmetic, compiled for the device.
+gate_grads = cuda.jit(device=True)(lstm.gate_grads.py_func)
+
+
 @functools.cache
 def _backward_kernels(dtype: np.dtype):
     """Compile the per-step backward kernels for float ``dtype``."""
     one = dtype.type(1)
     zero = dtype.type(0)
-
-    @cuda.jit(device=True)
-    def gate_grads(gate, tc, c_prev, r, j, dh, dc, dG):
-        """dL/da of entry (r, j) into dG; return dL/dc_{t-1} along the cell path."""
-        H = tc.shape[1]
-        i = gate[r, j]
-        f = gate[r, H + j]
-        g = gate[r, 2 * H + j]
-        o = gate[r, 3 * H + j]
-        dG[r, j] = dc * g * i * (one - i)
-        dG[r, H + j] = dc * c_prev[r, j] * f * (one - f)
-        dG[r, 2 * H + j] = dc * i * (one - g * g)
-        dG[r, 3 * H + j] = dh * tc[r, j] * o * (one - o)
-        return dc * f
 
     @cuda.jit
     def carry_step(gate, tc, c_prev, src, use_src, carry_h, has_carry, carry_c, dh_out,
@@ -86,12 +77,12 @@ def _backward_kernels(dtype: np.dtype):
             dc = carry_c[r, j] + dh * gate[r, 3 * H + j] * (one - tc[r, j] * tc[r, j])
             dh_out[r, j] = dh
             dc_out[r, j] = dc
-            carry_c[r, j] = gate_grads(gate, tc, c_prev, r, j, dh, dc, dG)
+            carry_c[r, j] = gate_grads(gate, tc, c_prev, r, j, dh, dc, dG, one)
 
     @cuda.jit
     def slots_step(gate, tc, c_prev, src, cur_h, cur_c, nxt_c, work_g, n, m, dh_out,
                    dc_out, dG):
-        """One step of the slot BPTT (``kernels.lstm._slots_backward``) for every entry."""
+        """One step of the slot BPTT (``vgbench.kernels.lstm._slots_backward``) for every entry."""
         B, H = tc.shape
         for e in range(cuda.grid(1), B * H, cuda.gridsize(1)):
             r = e // H
@@ -104,20 +95,20 @@ def _backward_kernels(dtype: np.dtype):
             for q in range(n):
                 dh = cur_h[q, r, j]
                 dc = cur_c[q, r, j] + dh * dtanh
-                dc_prev = gate_grads(gate, tc, c_prev, r, j, dh, dc, work_g[q])
+                dc_prev = gate_grads(gate, tc, c_prev, r, j, dh, dc, work_g[q], one)
                 if q < m:
                     nxt_c[q + 1, r, j] = dc_prev
                 dh_sum += dh
                 dc_sum += dc
             dh_out[r, j] = dh_sum
             dc_out[r, j] = dc_sum
-            gate_grads(gate, tc, c_prev, r, j, dh_sum, dc_sum, dG)
+            gate_grads(gate, tc, c_prev, r, j, dh_sum, dc_sum, dG, one)
 
     return carry_step, slots_step
 
 
 def lstm_forward(x, W_ih, W_hh, b, W_hy, b_y, h0, c0, HS, CS, GATES, TC, y_hat) -> None:
-    """Forward pass on device arrays; arguments as in ``kernels.lstm.lstm_forward``."""
+    """Forward pass on device arrays; arguments as in ``vgbench.kernels.lstm.lstm_forward``."""
     T, B, I = x.shape
     H = W_hh.shape[0]
     HS[0].copy_to_device(h0)
@@ -180,7 +171,7 @@ def _slots_backward(W_hh, k, CS, GATES, TC, DH, DG, dh0, dc0, delta_norms, cell_
 def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_ih, dW_hh,
                   db, dW_hy, db_y, dx, dh0, dc0, delta_norms, cell_norms,
                   weight_grad_norms, DH, DG, work, work_g) -> None:
-    """BPTT on device arrays; arguments and results as in ``kernels.lstm.lstm_backward``
+    """BPTT on device arrays; arguments and results as in ``vgbench.kernels.lstm.lstm_backward``
     plus the scratch DH (T, B, H) and DG (T, B, 4H) (norm vectors are float64 device
     arrays).  On the carry path ``work[:, 0]`` holds
     (carry_h, dh, carry_c, dc); on the slot path slot 0 of the "next" buffers holds dh, dc.

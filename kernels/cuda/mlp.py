@@ -1,4 +1,5 @@
-"""CUDA twin of ``kernels.mlp``: same names, argument order, caches and conventions.
+"""CUDA twin of ``vgbench.kernels.mlp``: same names, argument order, caches and conventions;
+the batch-norm column arithmetic is the CPU module's own functions, compiled for the device.
 
 Every array argument is a device array of one float dtype (see the CPU module docstring
 for shapes).  Hidden layers run as one fused product each: ``h W + b`` and the activation
@@ -8,16 +9,16 @@ applies the next layer's f' in its epilogue, so each layer costs two products, a
 sum and two norm reductions.
 """
 
-import math
-
 from numba import cuda
 
-from kernels import config
-from kernels.activations import IDENTITY
-from kernels.cuda.activations import activate
-from kernels.cuda.gemm import BIAS_ACT, DELTA, PLAIN, gemm
-from kernels.cuda.reduce import column_sums, frobenius, grid_1d, partials_buffer
-from kernels.mlp import BN_EPS
+from vgbench.kernels import config, mlp
+from vgbench.kernels.activations import IDENTITY
+from vgbench.kernels.cuda.activations import activate
+from vgbench.kernels.cuda.gemm import BIAS_ACT, DELTA, PLAIN, gemm
+from vgbench.kernels.cuda.reduce import column_sums, frobenius, grid_1d, partials_buffer
+
+_normalise_column = cuda.jit(device=True)(mlp.batchnorm_normalise_column.py_func)
+_backward_column = cuda.jit(device=True)(mlp.batchnorm_backward_column.py_func)
 
 
 @cuda.jit
@@ -26,18 +27,7 @@ def _batchnorm_activate(code, a, bias, gamma, beta, xhat, inv_std, y, skip, h_pr
     a may be y; if ``skip``, h = h_prev + y."""
     B, W = a.shape
     for j in range(cuda.grid(1), W, cuda.gridsize(1)):
-        mean = 0.0
-        for b in range(B):
-            mean += a[b, j] + bias[j]
-        mean /= B
-        var = 0.0
-        for b in range(B):
-            c = a[b, j] + bias[j] - mean
-            var += c * c
-        inv = 1.0 / math.sqrt(var / B + BN_EPS)
-        inv_std[j] = inv
-        for b in range(B):
-            xhat[b, j] = (a[b, j] + bias[j] - mean) * inv
+        _normalise_column(a, bias, xhat, inv_std, j)
         for b in range(B):
             y[b, j] = activate(code, xhat[b, j] * gamma[j] + beta[j])
             if skip:
@@ -47,18 +37,8 @@ def _batchnorm_activate(code, a, bias, gamma, beta, xhat, inv_std, y, skip, h_pr
 @cuda.jit
 def _batchnorm_backward(dz, xhat, inv_std, gamma, dgamma, dbeta):
     """Per column (grid-stride): dgamma, dbeta from dz; dz overwritten with dL/da."""
-    B, W = dz.shape
-    for j in range(cuda.grid(1), W, cuda.gridsize(1)):
-        sum_dz = 0.0
-        sum_dz_xhat = 0.0
-        for b in range(B):
-            sum_dz += dz[b, j]
-            sum_dz_xhat += dz[b, j] * xhat[b, j]
-        dgamma[j] = sum_dz_xhat
-        dbeta[j] = sum_dz
-        scale = gamma[j] * inv_std[j] / B
-        for b in range(B):
-            dz[b, j] = scale * (B * dz[b, j] - sum_dz - xhat[b, j] * sum_dz_xhat)
+    for j in range(cuda.grid(1), dz.shape[1], cuda.gridsize(1)):
+        _backward_column(dz, xhat, inv_std, gamma, dgamma, dbeta, j)
 
 
 def _columns(W: int) -> tuple:
@@ -72,7 +52,7 @@ def mlp_forward(x, W_in, W_hid, W_out, b_hid, b_out, bn_gamma, bn_beta, act, res
     Parameters
     ----------
     x : (B, I) input.
-    W_in, W_hid, W_out, b_hid, b_out, bn_gamma, bn_beta : parameters (kernels.mlp).
+    W_in, W_hid, W_out, b_hid, b_out, bn_gamma, bn_beta : parameters (vgbench.kernels.mlp).
     act : int activation code.
     residual, batchnorm : bool options.
     H, Y, XHAT, INV_STD : caches (L, B, W), (L, B, W), (L, B, W), (L, W); overwritten.
@@ -107,7 +87,7 @@ def mlp_backward(x, W_in, W_hid, W_out, bn_gamma, act, residual, batchnorm, H, Y
     dy_hat : (B, O) dL/dy_hat.
     dW_in, dW_hid, dW_out, db_hid, db_out, dbn_gamma, dbn_beta, dx : gradients,
         overwritten (batch-norm ones untouched when it is off).
-    delta_norms, weight_grad_norms : (L,) float64 device vectors, as in kernels.mlp.
+    delta_norms, weight_grad_norms : (L,) float64 device vectors, as in vgbench.kernels.mlp.
     work : (3, B, W) scratch: dh and two alternating dz buffers.
     """
     L = db_hid.shape[0]

@@ -4,7 +4,7 @@ A sum over n elements runs in two launches: a grid of at most CUDA_BLOCK_1D bloc
 the array with a grid-stride loop and reduces in shared memory to one float64 partial per
 block; one block then sums the partials and writes ``scale * s`` (or its square root)
 into one entry of a device vector.  No atomics, so results are bitwise reproducible.
-Sums accumulate in float64, like ``kernels.mlp._frobenius`` and ``kernels.loss``.
+Sums accumulate in float64, like ``vgbench.kernels.mlp._frobenius`` and ``vgbench.kernels.loss``.
 """
 
 import functools
@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from kernels import config
+from vgbench.kernels import config
 
 
 @cuda.jit(device=True)
@@ -115,7 +115,7 @@ def dot(d_a, d_b, d_out, k: int, d_partials) -> None:
 
 def mse_forward_backward(d_y_hat, d_y, batch: int, d_dy_hat, d_out, k: int,
                          d_partials) -> None:
-    """Twin of ``kernels.loss.mse_forward_backward``: d_out[k] = L, d_dy_hat overwritten."""
+    """Twin of ``vgbench.kernels.loss.mse_forward_backward``: d_out[k] = L, d_dy_hat overwritten."""
     inv_b = 1.0 / batch
     mse_partial = reduce_kernels(config.CUDA_BLOCK_1D)[1]
     _sum_into(mse_partial, (d_y_hat.ravel(), d_y.ravel(), inv_b, d_dy_hat.ravel()),

@@ -1,4 +1,4 @@
-"""CUDA twin of ``kernels.rnn``: same names, argument order, caches and truncation rules,
+"""CUDA twin of ``vgbench.kernels.rnn``: same names, argument order, caches and truncation rules,
 except that ``rnn_backward`` takes a full (T, B, H) ``DZ`` (the CPU kernel takes a chunk of
 steps to bound host memory; here dL/dz of every step stays on the device).
 
@@ -10,16 +10,16 @@ f' (``DELTA``), plus a norm reduction; the weight gradients and dx are single pr
 over all steps after the loop.  The every-step loss with truncation keeps the losses in
 flight apart in slots exactly as the CPU kernel does, one product per step for all.
 
-The readout helpers and ``fill_zero`` are shared with ``kernels.cuda.lstm``.
+The readout helpers and ``fill_zero`` are shared with ``vgbench.kernels.cuda.lstm``.
 """
 
 from numba import cuda
 
-from kernels import config
-from kernels.activations import IDENTITY
-from kernels.cuda.activations import derivative_from_output
-from kernels.cuda.gemm import ACC_ACT, BIAS_ACT, DELTA, gemm
-from kernels.cuda.reduce import column_sums, frobenius, grid_1d, partials_buffer
+from vgbench.kernels import config
+from vgbench.kernels.activations import IDENTITY
+from vgbench.kernels.cuda.activations import derivative_from_output
+from vgbench.kernels.cuda.gemm import ACC_ACT, BIAS_ACT, DELTA, gemm
+from vgbench.kernels.cuda.reduce import column_sums, frobenius, grid_1d, partials_buffer
 
 
 def launch_1d(n: int) -> tuple:
@@ -72,7 +72,7 @@ def readout_forward(HS, W_hy, b_y, y_hat) -> None:
 
 
 def readout_backward(HS, W_hy, dy_hat, dW_hy, db_y, DH) -> None:
-    """dW_hy, db_y and DH (S, B, H) = dy_hat @ W_hy^T, as in ``kernels.rnn`` (device)."""
+    """dW_hy, db_y and DH (S, B, H) = dy_hat @ W_hy^T, as in ``vgbench.kernels.rnn`` (device)."""
     T1, B, H = HS.shape
     S, _, O = dy_hat.shape
     dyf = dy_hat.reshape(S * B, O)
@@ -82,7 +82,7 @@ def readout_backward(HS, W_hy, dy_hat, dW_hy, db_y, DH) -> None:
 
 
 def rnn_forward(x, W_xh, W_hh, b_h, W_hy, b_y, h0, act, HS, y_hat) -> None:
-    """Forward pass on device arrays; arguments as in ``kernels.rnn.rnn_forward``."""
+    """Forward pass on device arrays; arguments as in ``vgbench.kernels.rnn.rnn_forward``."""
     T, B, I = x.shape
     HS[0].copy_to_device(h0)
     gemm(x.reshape(T * B, I), W_xh, False, False, _rows(HS, B, (T + 1) * B))
@@ -157,7 +157,7 @@ def _slots_backward(W_hh, act, k, HS, DZ, dh0, delta_norms, work, partials) -> N
 
 def input_side_backward(x, HS, W_in, first: int, D, dW_in, dW_hh, db, dx, weight_grad_norms,
                         partials) -> None:
-    """Device twin of ``kernels.rnn.input_side_backward`` (same arguments, plus the
+    """Device twin of ``vgbench.kernels.rnn.input_side_backward`` (same arguments, plus the
     reduction scratch ``partials``)."""
     T, B = x.shape[:2]
     r0 = first * B
@@ -173,7 +173,7 @@ def input_side_backward(x, HS, W_in, first: int, D, dW_in, dW_hh, db, dx, weight
 
 def rnn_backward(x, W_xh, W_hh, W_hy, act, truncate, HS, dy_hat, dW_xh, dW_hh, db_h, dW_hy,
                  db_y, dx, dh0, delta_norms, weight_grad_norms, DZ, work) -> None:
-    """BPTT on device arrays; arguments and results as in ``kernels.rnn.rnn_backward``
+    """BPTT on device arrays; arguments and results as in ``vgbench.kernels.rnn.rnn_backward``
     (``delta_norms`` and ``weight_grad_norms`` are float64 device vectors)."""
     T, B, I = x.shape
     S = dy_hat.shape[0]

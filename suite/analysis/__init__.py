@@ -1,0 +1,5 @@
+"""Gradient analysis: decay probes and fits (``decay``), what theory predicts (``theory``:
+mean field, the Pascanu bound, variance scaling), gradient clipping (``clip``).
+
+May import: ``vgbench.models``, ``vgbench.backends``, ``vgbench.kernels``.
+"""

@@ -1,0 +1,97 @@
+"""``vgbench decay``: gradient-norm curves over depths or sequence lengths, fits and theory."""
+
+import math
+import sys
+from pathlib import Path
+
+HELP = "gradient decay sweep: per-layer/step norms, fitted rates, theory, JSON and PNG plots"
+
+
+def add_arguments(parser) -> None:
+    from vgbench.analysis.decay import INPUTS, TOPS
+    from vgbench.cli.options import IntList
+    from vgbench.kernels.activations import ACTIVATIONS
+    from vgbench.models import MODELS
+    from vgbench.models.init import INITS
+
+    parser.add_argument("--model", default="mlp", choices=MODELS)
+    parser.add_argument("--activation", nargs="+", default=["tanh"], choices=sorted(ACTIVATIONS),
+                        help="one or more (one sweep each; MLP heatmap over them)")
+    parser.add_argument("--init", default="xavier", choices=INITS)
+    parser.add_argument("--recurrent-init", default=None, choices=INITS,
+                        help="W_hh init for rnn/lstm (default: --init)")
+    parser.add_argument("--sigma-w", type=float, default=1.0)
+    parser.add_argument("--sigma-b", type=float, default=0.0)
+    parser.add_argument("--gain", type=float, default=1.0)
+    parser.add_argument("--depths", action=IntList, default=[4, 8, 16, 32, 64],
+                        help="MLP depths")
+    parser.add_argument("--seq-lens", action=IntList, default=[10, 30, 100, 300],
+                        help="RNN/LSTM sequence lengths")
+    parser.add_argument("--width", type=int, default=128, help="hidden width")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--residual", action="store_true")
+    parser.add_argument("--batchnorm", action="store_true")
+    parser.add_argument("--clip", type=float, default=None, help="global-norm clip threshold")
+    parser.add_argument("--truncate", type=int, default=None, help="truncated BPTT window")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    parser.add_argument("--top", default="random", choices=TOPS,
+                        help="random top cotangent (theory setting) or MSE loss")
+    parser.add_argument("--inputs", default="fixed_point", choices=INPUTS,
+                        help="MLP inputs at the mean-field fixed point q* or N(0, 1)")
+    parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
+                        help="kernels to probe with (cuda: needs a GPU or the simulator)")
+    parser.add_argument("--out", default="vgbench-decay", help="output folder")
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from vgbench.analysis.decay import DecayConfig, sweep
+    from vgbench.report import decayplots
+    from vgbench.report.results import write_result
+    from vgbench.report.tables import DECAY_TABLE_HEAD, decay_table_row
+
+    configs = [DecayConfig(
+        model=args.model, activation=act, init=args.init, recurrent_init=args.recurrent_init,
+        sigma_w=args.sigma_w, sigma_b=args.sigma_b, gain=args.gain, depths=tuple(args.depths),
+        seq_lens=tuple(args.seq_lens), width=args.width, batch=args.batch,
+        residual=args.residual, batchnorm=args.batchnorm, clip=args.clip,
+        truncate=args.truncate, seeds=args.seeds, dtype=args.dtype, top=args.top,
+        inputs=args.inputs, backend=args.backend) for act in args.activation]
+    out = Path(args.out)
+    path = out / "decay.json"
+    runs = []
+    progress = sys.stderr.isatty()
+    for cfg in configs:
+        label = f"{cfg.model} {cfg.activation}"
+        done = list(runs)
+
+        def save(partial, label=label, done=done):
+            write_result(path, "decay", {"runs": [c.as_dict() for c in configs]},
+                         {"runs": done + [{"label": label, **partial}]})
+
+        runs.append({"label": label, **sweep(cfg, progress=progress, on_size=save)})
+    write_result(path, "decay", {"runs": [c.as_dict() for c in configs]}, {"runs": runs})
+
+    pairs = [(r["label"], r) for r in runs]
+    mlp = args.model == "mlp"
+    plots = [decayplots.plot_curves(pairs, out / "curves.png",
+                                    xlabel="layer l" if mlp else "step t")]
+    points = [{"label": r["label"], "rho": s["fit"]["rho"], "rho_ci95": s["fit"]["rho_ci95"],
+               "predicted": s["rho_predicted"]}
+              for r in runs for s in r["sizes"] if "rho_predicted" in s]
+    if points:
+        plots.append(decayplots.plot_rates(points, out / "rates.png"))
+    if mlp:
+        heat = np.array([[math.log10(s["first_last_ratio"])
+                          if 0 < s["first_last_ratio"] < math.inf else math.nan
+                          for s in r["sizes"]] for r in runs])
+        plots.append(decayplots.plot_heatmap(heat, [r["label"] for r in runs],
+                                             list(configs[0].sizes), out / "heatmap.png"))
+    print(DECAY_TABLE_HEAD)
+    for r in runs:
+        for i in range(len(r["sizes"])):
+            print(decay_table_row(r["label"], r, i))
+    print(f"wrote {path} and {', '.join(str(p) for p in plots)}")
+    return 0

@@ -1,0 +1,48 @@
+"""``vgbench grad``: one MLP forward+backward, per-layer gradient norms as a table."""
+
+HELP = "one MLP forward and backward pass; print per-layer gradient norms"
+
+
+def add_arguments(parser) -> None:
+    from vgbench.kernels.activations import ACTIVATIONS
+    from vgbench.models.init import INITS
+
+    parser.add_argument("--activation", default="tanh", choices=sorted(ACTIVATIONS))
+    parser.add_argument("--init", default="xavier", choices=INITS)
+    parser.add_argument("--depth", type=int, default=20)
+    parser.add_argument("--width", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--in-dim", type=int, default=None, help="input width (default: width)")
+    parser.add_argument("--out-dim", type=int, default=1)
+    parser.add_argument("--residual", action="store_true")
+    parser.add_argument("--batchnorm", action="store_true")
+    parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    parser.add_argument("--sigma-w", type=float, default=1.0, help="std scale of 'normal' init")
+    parser.add_argument("--sigma-b", type=float, default=0.0, help="bias std of 'normal' init")
+    parser.add_argument("--gain", type=float, default=1.0, help="gain of xavier/he/orthogonal")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from vgbench.models import MLP
+
+    in_dim = args.width if args.in_dim is None else args.in_dim
+    model = MLP(in_dim, args.width, args.depth, args.out_dim, activation=args.activation,
+                init=args.init, residual=args.residual, batchnorm=args.batchnorm,
+                dtype=args.dtype, seed=args.seed, sigma_w=args.sigma_w,
+                sigma_b=args.sigma_b, gain=args.gain)
+    rng = np.random.default_rng(args.seed + 1)
+    x = rng.standard_normal((args.batch, in_dim)).astype(args.dtype)
+    y = rng.standard_normal((args.batch, args.out_dim)).astype(args.dtype)
+    r = model.loss_and_grads(x, y)
+    print(model)
+    print(f"loss = {r.loss:.6g}")
+    print(f"{'layer':>5}  {'||dL/dh_l||':>12}  {'||dL/dW_l||_F':>13}  {'ratio to top':>12}")
+    top = r.delta_norms[-1]
+    for l in range(model.depth):
+        ratio = r.delta_norms[l] / top if top > 0 else float("nan")
+        print(f"{l + 1:>5}  {r.delta_norms[l]:12.4e}  {r.weight_grad_norms[l]:13.4e}  "
+              f"{ratio:12.4e}")
+    return 0

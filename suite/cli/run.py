@@ -1,0 +1,29 @@
+"""``vgbench run``: the main job, a report folder (JSON, PNGs, summary.md) on a built-in default."""
+
+import sys
+import time
+
+HELP = ("the main job: gradient decay vs theory, a short speed sweep and training "
+        "symptoms, as one report folder (JSON, PNG plots, summary.md) in a few minutes")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--out", default="vgbench-report", help="report folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
+                        help="kernels for the decay probes (speed and training stay on CPU)")
+
+
+def run(args) -> int:
+    from functools import partial
+
+    from vgbench.report.summary import SECTIONS, decay_section, write_report
+
+    sections = [partial(decay_section, backend=args.backend) if s is decay_section else s
+                for s in SECTIONS]
+    t0 = time.perf_counter()
+    summary = write_report(args.out, progress=not args.no_progress and sys.stderr.isatty(),
+                           sections=sections)
+    print(summary.read_text())
+    print(f"report: {summary.parent}/ ({time.perf_counter() - t0:.0f} s)")
+    return 0

@@ -1,0 +1,131 @@
+"""``vgbench speed``: time vgbench against NumPy, PyTorch and JAX, with the machine's ceiling."""
+
+import itertools
+import platform
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+HELP = "time forward+backward of MLP/RNN/LSTM against NumPy, PyTorch, JAX; GEMM ceiling"
+
+
+def add_arguments(parser) -> None:
+    from vgbench.cli.options import IntList
+    from vgbench.env.blas import CORETYPES
+    from vgbench.models import MODELS
+    from vgbench.speed.baselines import IMPLS
+    from vgbench.speed.flops import PASSES
+
+    parser.epilog = (
+        "Without --width/--hidden/--depth/--batch/--seq-len the built-in cases run (MLP "
+        "W64 L10 B32, W256 L20 B128, W1024 L8 B256; RNN and LSTM H128 T100 B32); with any "
+        "of them, each chosen model sweeps their product.")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--width", action=IntList, help="MLP widths W")
+    parser.add_argument("--depth", action=IntList, help="MLP depths L (default 10)")
+    parser.add_argument("--hidden", action=IntList, help="RNN/LSTM hidden sizes H")
+    parser.add_argument("--seq-len", action=IntList, help="RNN/LSTM lengths (def. 100)")
+    parser.add_argument("--batch", action=IntList, help="batch sizes B (default 32)")
+    parser.add_argument("--activation", default="tanh", help="MLP/RNN activation")
+    parser.add_argument("--dtype", nargs="+", default=["float32"],
+                        choices=["float32", "float64"])
+    parser.add_argument("--threads", action=IntList,
+                        help="thread counts (default: 1 and all usable cores)")
+    parser.add_argument("--impl", nargs="+", default=list(IMPLS), choices=IMPLS,
+                        help="implementations (missing ones are skipped with a note)")
+    parser.add_argument("--passes", nargs="+", default=list(PASSES), choices=PASSES)
+    parser.add_argument("--budget", type=float, default=0.5,
+                        help="seconds of repeats per timed block (after warm-up)")
+    parser.add_argument("--min-repeats", type=int, default=5)
+    parser.add_argument("--gemm-n", type=int, default=2048, help="GEMM ceiling size n^3")
+    parser.add_argument("--no-compile-time", action="store_true",
+                        help="skip measuring cold/cached JIT compile in fresh processes")
+    parser.add_argument("--blas-coretype", default="auto",
+                        help="OpenBLAS kernels: auto (best the CPU flags allow), detected, "
+                             f"or one of {', '.join(CORETYPES)}")
+    parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None,
+                        help="result JSON (default results/speed-<host>-<time>.json)")
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def cases_from_args(args) -> list:
+    """The cases the options ask for (module epilog)."""
+    from vgbench.speed.baselines import Case
+    from vgbench.speed.sweep import DEFAULT_CASES
+
+    swept = any(getattr(args, k) for k in ("width", "hidden", "depth", "batch", "seq_len"))
+    if not swept:
+        base = [c for c in DEFAULT_CASES if c.model in args.models]
+    else:
+        base = []
+        batches = args.batch or [32]
+        if "mlp" in args.models:
+            for w, d, b in itertools.product(args.width or [64], args.depth or [10], batches):
+                base.append(Case("mlp", w, b, depth=d))
+        for model in ("rnn", "lstm"):
+            if model in args.models:
+                for h, t, b in itertools.product(args.hidden or [128], args.seq_len or [100],
+                                                 batches):
+                    base.append(Case(model, h, b, seq_len=t))
+
+    return [replace(c, dtype=dt, activation=args.activation if c.model != "lstm"
+                    else c.activation) for dt in args.dtype for c in base]
+
+
+def run(args) -> int:
+    from vgbench.env.blas import canonical, select_coretype, selection
+    from vgbench.report.results import write_result
+    from vgbench.report.tables import ceiling_summary, format_table
+    from vgbench.speed.sweep import default_threads, run_sweep, sweep_config
+
+    mode = canonical(args.blas_coretype)
+    if selection().get("mode") != mode:
+        select_coretype(mode)
+    if args.backend == "cuda":
+        from vgbench.backends import require_cuda
+
+        require_cuda()
+        if "forward" in args.passes:
+            print("note: forward alone has no CUDA path; timing fwd_bwd only")
+            args.passes = ["fwd_bwd"]
+    cases = cases_from_args(args)
+    threads = args.threads or default_threads()
+    out = Path(args.out or f"results/speed-{platform.node()}-"
+               f"{time.strftime('%Y%m%d-%H%M%S')}.json")
+    config = sweep_config(cases, args.impl, threads, args.passes, args.budget,
+                          args.min_repeats, args.gemm_n, args.backend, args.seed)
+    data = {}
+    try:
+        run_sweep(cases, args.impl, threads, args.passes, args.budget, args.min_repeats,
+                  args.gemm_n, compile_time=not args.no_compile_time, backend=args.backend,
+                  seed=args.seed, progress=not args.no_progress and sys.stderr.isatty(),
+                  data=data)
+    except KeyboardInterrupt:
+        if data.get("records"):
+            write_result(out, "speed", config, data)
+            print(f"partial results written to {out}", file=sys.stderr)
+        raise
+    write_result(out, "speed", config, data)
+    sel = selection()
+    print(f"BLAS core type: {sel['note']}")
+    print(ceiling_summary(data))
+    for pass_ in args.passes:
+        print(f"\n{pass_} (medians; x = baseline time / vgbench time)")
+        print(format_table(data, pass_))
+    for label, c in data["compile"].items():
+        print(f"compile {label}: cold {c['cold_compile_s']:.2f} s, "
+              f"cached {c['cached_load_s']:.2f} s")
+    for note in data["notes"]:
+        print(f"note: {note}")
+    print(f"\nwrote {out}")
+    if not args.no_plot and data["records"]:
+        from vgbench.report.results import read_result
+        from vgbench.report.speedplots import plot_speed
+
+        png = plot_speed([read_result(out, "speed")], out.with_suffix(".png"))
+        print(f"wrote {png}")
+    return 0

@@ -1,1 +1,0 @@
-"""Sub-commands of ``vgbench``: each module here becomes ``vgbench <module name>``."""

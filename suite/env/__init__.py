@@ -1,0 +1,8 @@
+"""The environment a measurement ran in: host facts (``cpu``), the OpenBLAS core-type
+policy (``blas``), the machine fingerprint stored in every result (``fingerprint``).
+
+``cpu`` and ``blas`` load no numpy at import: the core type is chosen before it loads.
+
+May import: ``vgbench.backends`` (is CUDA usable), ``vgbench.kernels`` (the kernels' GEMM
+library).
+"""

@@ -1,0 +1,130 @@
+"""Results are data: versioned JSON with the machine fingerprint, written atomically.
+
+Every file is one JSON object::
+
+    {"format": "vgbench-result", "schema_version": 1, "kind": "decay" | "speed" | ...,
+     "created": ISO-8601 UTC, "vgbench_version": ..., "machine": {...fingerprint...},
+     "config": {...}, "data": {...}}
+
+Readers accept any schema_version <= SCHEMA_VERSION (a later schema upgrades older
+documents as it reads them) and refuse newer or foreign files with a clear
+``ResultFileError``.
+Arrays are stored as lists; NaN and Inf as the strings "nan", "inf", "-inf" so the file
+stays strict JSON.
+"""
+
+import datetime as _dt
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from vgbench import __version__
+from vgbench.env.fingerprint import fingerprint
+
+FORMAT = "vgbench-result"
+SCHEMA_VERSION = 1
+
+
+class ResultFileError(ValueError):
+    """A result file that is truncated, foreign, or from a newer vgbench."""
+
+
+def _encode(obj):
+    """Make ``obj`` strict-JSON: numpy to Python, non-finite floats to strings."""
+    if isinstance(obj, dict):
+        return {str(k): _encode(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_encode(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _encode(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        if math.isfinite(f):
+            return f
+        return "nan" if math.isnan(f) else ("inf" if f > 0 else "-inf")
+    return obj
+
+
+_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _decode(obj):
+    """Inverse of the non-finite encoding."""
+    if isinstance(obj, dict):
+        return {k: _decode(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decode(v) for v in obj]
+    if isinstance(obj, str) and obj in _NONFINITE:
+        return _NONFINITE[obj]
+    return obj
+
+
+def make_result(kind: str, config: dict, data: dict, machine: dict | None = None) -> dict:
+    """Assemble a result document (fingerprint taken now unless ``machine`` is given)."""
+    return {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "kind": kind,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "vgbench_version": __version__,
+        "machine": fingerprint() if machine is None else machine,
+        "config": config,
+        "data": data,
+    }
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temp file in the same dir, fsync, rename):
+    a reader sees the old file or the new one, never a torn one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> Path:
+    """Write ``obj`` as strict JSON to ``path`` atomically (``write_text_atomic``)."""
+    return write_text_atomic(path, json.dumps(_encode(obj), indent=1, allow_nan=False) + "\n")
+
+
+def write_result(path: str | os.PathLike, kind: str, config: dict, data: dict,
+                 machine: dict | None = None) -> Path:
+    """Build a result document and write it atomically; return the path."""
+    return write_json_atomic(path, make_result(kind, config, data, machine))
+
+
+def read_result(path: str | os.PathLike, kind: str | None = None) -> dict:
+    """Read a result file, checking format, version and (optionally) kind."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ResultFileError(f"{path}: not valid JSON (truncated?): {exc}") from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ResultFileError(f"{path}: not a vgbench result file")
+    version = doc.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise ResultFileError(
+            f"{path}: schema_version {version!r} is newer than this vgbench reads "
+            f"({SCHEMA_VERSION}); upgrade vgbench")
+    if kind is not None and doc.get("kind") != kind:
+        raise ResultFileError(f"{path}: a {doc.get('kind')!r} result, expected {kind!r}")
+    return _decode(doc)
