@@ -1,6 +1,6 @@
 """Plain NumPy float64 oracle for every forward/backward pass (no numba, no kernels).
 
-Written from the equations in the issues, independently of kernels/: autograd-style
+Written from the model equations (README, kernel docstrings), independently of kernels/: autograd-style
 layer-by-layer code, straightforward rather than fast.
 """
 
