@@ -1,7 +1,7 @@
 """Plain NumPy float64 oracle for every forward/backward pass (no numba, no kernels).
 
-Written from the model equations (README, kernel docstrings), independently of kernels/: autograd-style
-layer-by-layer code, straightforward rather than fast.
+Written from the model equations (README, kernel docstrings), independently of kernels/:
+autograd-style layer-by-layer code, straightforward rather than fast.
 """
 
 import numpy as np
