@@ -62,7 +62,7 @@ def assert_results_match(got, want, rtol):
     assert_close(got.grad_input, want.grad_input, rtol, scale)
     assert_close(got.delta_norms, want.delta_norms, rtol)
     assert_close(got.weight_grad_norms, want.weight_grad_norms, rtol)
-    for field in ("cell_norms", "grad_h0"):
+    for field in ("cell_norms", "grad_h0", "grad_c0"):
         if getattr(want, field) is not None:
             assert_close(getattr(got, field), getattr(want, field), rtol, scale)
 

@@ -9,7 +9,6 @@ import pytest
 
 from tests import reference
 from tests.test_rnn import FD_STEP, assert_fd_close, check_against_fd, truncated_objective
-from vgbench.kernels.lstm import lstm_backward, lstm_forward
 from vgbench.models import LSTM
 
 I, H, O, B = 2, 3, 2, 2
@@ -40,36 +39,21 @@ def test_gradients_match_finite_differences(T, loss_at, truncate):
     check_against_fd(model, x, y, r, f, initial)
 
 
-def test_initial_cell_gradient_matches_finite_differences():
-    """dL/dc_0 is a kernel output only (GradResult has no field for it)."""
+def test_initial_cell_gradient_matches_finite_differences_and_reference():
+    """GradResult.grad_c0 = dL/dc_0: finite differences (full BPTT) and the float64
+    reference (full and truncated)."""
     T = 6
     model, x, y, h0, c0 = make_case(T, "every")
-    p = model.params
-    HS, CS, TC = (np.empty((n, B, H)) for n in (T + 1, T + 1, T))
-    GATES = np.empty((T, B, 4 * H))
-    y_hat = np.empty((T, B, O))
-    lstm_forward(x, p["W_ih"], p["W_hh"], p["b"], p["W_hy"], p["b_y"], h0, c0, HS, CS, GATES,
-                 TC, y_hat)
-    g = {k: np.empty_like(v) for k, v in p.items()}
-    dx, dh0, dc0 = np.empty_like(x), np.empty_like(h0), np.empty_like(c0)
-    lstm_backward(x, p["W_ih"], p["W_hh"], p["W_hy"], 0, HS, CS, GATES, TC, (y_hat - y) / B,
-                  g["W_ih"], g["W_hh"], g["b"], g["W_hy"], g["b_y"], dx, dh0, dc0,
-                  np.empty(T), np.empty(T), np.empty(2), np.empty((4, 1, B, H)),
-                  np.empty((1, B, 4 * H)))
+    r = model.loss_and_grads(x, y, loss_at="every", h0=h0, c0=c0)
 
     def f():
         return model.loss_and_grads(x, y, loss_at="every", h0=h0, c0=c0).loss
-    assert_fd_close(dc0, reference.central_difference(f, c0, FD_STEP), f(), "c0")
-    e = reference.lstm_loss_and_grads(p, x, y, 2, "every", h0, c0)
-    assert np.any(e["dc0"] != 0)
-    work = np.empty((4, 2, B, H))
-    # The backward overwrote the gate cache with dL/da: one forward serves one backward.
-    lstm_forward(x, p["W_ih"], p["W_hh"], p["b"], p["W_hy"], p["b_y"], h0, c0, HS, CS, GATES,
-                 TC, y_hat)
-    lstm_backward(x, p["W_ih"], p["W_hh"], p["W_hy"], 2, HS, CS, GATES, TC, (y_hat - y) / B,
-                  g["W_ih"], g["W_hh"], g["b"], g["W_hy"], g["b_y"], dx, dh0, dc0,
-                  np.empty(T), np.empty(T), np.empty(2), work, np.empty((2, B, 4 * H)))
-    np.testing.assert_allclose(dc0, e["dc0"], rtol=1e-10, atol=1e-15)
+    assert_fd_close(r.grad_c0, reference.central_difference(f, c0, FD_STEP), f(), "c0")
+    for truncate in (None, 2):
+        e = reference.lstm_loss_and_grads(model.params, x, y, truncate, "every", h0, c0)
+        assert np.any(e["dc0"] != 0)
+        got = model.loss_and_grads(x, y, truncate, "every", h0=h0, c0=c0).grad_c0
+        np.testing.assert_allclose(got, e["dc0"], rtol=1e-10, atol=1e-15)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -86,6 +70,7 @@ def test_matches_reference(dtype, loss_at, truncate):
     rtol = 1e-10 if dtype == "float64" else 1e-4
     pairs = [(r.grads[k], e["grads"][k], k) for k in e["grads"]] + [
         (r.grad_input, e["dx"], "dx"), (r.grad_h0, e["dh0"], "dh0"),
+        (r.grad_c0, e["dc0"], "dc0"),
         (r.delta_norms, e["delta_norms"], "delta_norms"),
         (r.cell_norms, e["cell_norms"], "cell_norms"), (r.output, e["y_hat"], "y_hat"),
         (r.weight_grad_norms, e["weight_grad_norms"], "weight_grad_norms")]
