@@ -92,6 +92,16 @@ def test_cuda_backend_without_gpu_is_a_clear_error():
     assert_results_match(auto, cpu, 0.0)
 
 
+@host_only
+def test_speed_backend_cuda_without_gpu_is_a_usage_error(capsys, tmp_path):
+    from vgbench.cli import main
+
+    rc = main(["speed", "--backend", "cuda", "--models", "mlp", "--width", "8", "--no-plot",
+               "--no-compile-time", "--out", str(tmp_path / "s.json")])
+    assert rc == 2 and "NVIDIA GPU" in capsys.readouterr().err
+    assert not (tmp_path / "s.json").exists()
+
+
 # --- device side ---------------------------------------------------------------------
 
 def _apply(kernel_args, kernel):
