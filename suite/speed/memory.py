@@ -7,7 +7,10 @@ buffers (tens of MiB, once per process), which are not the cost of BPTT.  The pe
 resident set of the second call is read from Linux's ``/proc/self/status`` (VmHWM),
 reset through ``/proc/self/clear_refs`` just before the call; the resident set just
 before it is subtracted.  Inputs x, y are allocated before and not counted.  Free heap
-pages are handed back first, so memory the call reuses counts (glibc on Linux).
+pages are handed back first, so memory the call reuses counts (glibc on Linux).  NumPy's
+transparent-huge-page advice is off during the measurement: with it, a large array may be
+backed by 2 MiB pages or by 4 KiB ones depending on the kernel's free huge pages, so the
+same call read up to 2.4 MiB more RSS after other work in the process.
 
 Byte counts reported beside the peak (all from the arrays themselves):
 
@@ -29,6 +32,8 @@ import numpy as np
 from vgbench.models import LSTM, RNN
 
 _STATUS = "/proc/self/status"
+# NumPy's switch for madvise(MADV_HUGEPAGE) on large arrays; returns the previous setting.
+_set_madvise_hugepage = np._core.multiarray._set_madvise_hugepage
 
 
 def _status_kib(field: str) -> int:
@@ -74,14 +79,18 @@ def measure_peak_memory(model: RNN | LSTM, T: int, B: int, loss_at: str = "last"
     x = rng.standard_normal((T, B, model.in_dim)).astype(dt)
     y_shape = (T, B, model.out_dim) if loss_at == "every" else (B, model.out_dim)
     y = rng.standard_normal(y_shape).astype(dt)
-    model.loss_and_grads(x, y, truncate, loss_at)
-    model.release_workspaces()
-    gc.collect()
-    _fresh_pages_for_large_blocks()
-    _reset_peak()
-    before = _status_kib("VmRSS")
-    r = model.loss_and_grads(x, y, truncate, loss_at)
-    peak = (_status_kib("VmHWM") - before) * 1024
+    hugepages = _set_madvise_hugepage(False)
+    try:
+        model.loss_and_grads(x, y, truncate, loss_at)
+        model.release_workspaces()
+        gc.collect()
+        _fresh_pages_for_large_blocks()
+        _reset_peak()
+        before = _status_kib("VmRSS")
+        r = model.loss_and_grads(x, y, truncate, loss_at)
+        peak = (_status_kib("VmHWM") - before) * 1024
+    finally:
+        _set_madvise_hugepage(hugepages)
     ws = model.workspace(T, B, truncate, loss_at)
     activations = sum(ws[name].nbytes for name in model.caches)
     scratch = sum(a.nbytes for name, a in ws.items() if name not in model.caches)
