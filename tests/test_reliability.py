@@ -555,3 +555,21 @@ def test_numba_cache_entry_lost_to_a_race_costs_one_recompile(tmp_path):
     assert again["values"] == {"float32": 6.0, "float64": 6.0}
     assert (again["hits"], again["misses"]) == (1, 1)  # one recompile, no crash
     assert (run("float32", "float64")["hits"]) == 2  # and the index is whole again
+
+
+# ------------------------------------------------------------------------ oracles
+
+def test_required_oracle_that_is_missing_fails_instead_of_skipping(monkeypatch):
+    from tests import oracles
+
+    monkeypatch.setattr(oracles, "ORACLES", ("torch", "jax", "no_such_oracle"))
+    monkeypatch.delenv("VGBENCH_REQUIRE_ORACLES", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        oracles.oracle("no_such_oracle")
+    assert oracles.available("no_such_oracle") is False
+    for value in ("no_such_oracle", "torch, no_such_oracle", "1"):
+        monkeypatch.setenv("VGBENCH_REQUIRE_ORACLES", value)
+        with pytest.raises(pytest.fail.Exception, match="no_such_oracle is required"):
+            oracles.oracle("no_such_oracle")
+        with pytest.raises(pytest.fail.Exception, match="no_such_oracle is required"):
+            oracles.available("no_such_oracle")
