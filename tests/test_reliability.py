@@ -411,11 +411,27 @@ def _wait_for(predicate, timeout=60.0):
     return False
 
 
-def _children(pid: int) -> list[int]:
+def _compile_child(pid: int) -> tuple | None:
+    """(pid, start time) of the compile-time child of ``pid`` (``compile_times``), or None."""
     try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
-        return []
+        return None
+    for child in children:
+        try:
+            if b"import vgbench.models" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return int(child), _start_time(int(child))
+        except OSError:
+            continue
+    return None
+
+
+def _start_time(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat (tells a process from a later one with its pid)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+    except OSError:
+        return None
 
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="Linux /proc")
@@ -431,15 +447,15 @@ def test_sigterm_on_speed_kills_the_compile_child_and_keeps_a_partial_file(tmp_p
          "--gemm-n", "32", "--budget", "0.01", "--out", str(out)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait_for(lambda: _children(proc.pid)), "no compile-time child started"
-        child = _children(proc.pid)[0]
+        assert _wait_for(lambda: _compile_child(proc.pid)), "no compile-time child started"
+        child, started = _compile_child(proc.pid)
         assert list(tmp_path.glob("vgbench-numba-cache-*"))
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 143, err
-    assert not Path(f"/proc/{child}").exists()  # killed and reaped
+    assert _start_time(child) != started  # killed and reaped
     assert not list(tmp_path.glob("vgbench-numba-cache-*"))  # temporary cache removed
     doc = read_result(out, "speed")
     assert doc["data"]["complete"] is False and "complete: false" in err

@@ -240,9 +240,11 @@ def speed_section(outdir: Path, progress: bool = True) -> str:
     data = {}
     try:
         run_sweep(QUICK_CASES, ceiling_budget_s=0.3, progress=progress, data=data, **kw)
-    finally:  # an interrupted sweep keeps its blocks, "complete": false
-        if data.get("records"):
-            path = write_result(outdir / "speed.json", "speed", config, data)
+    except KeyboardInterrupt:  # keep the blocks measured so far, "complete": false
+        if data:
+            write_result(outdir / "speed.json", "speed", config, data)
+        raise
+    path = write_result(outdir / "speed.json", "speed", config, data)
     doc = {"kind": "speed", "config": config, "data": data, "machine": {}}
     plot_speed([doc], outdir / "speed.png")
     notes = "".join(f"\n* {n}" for n in data["notes"])
