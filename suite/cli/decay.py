@@ -47,7 +47,7 @@ def run(args) -> int:
     import numpy as np
 
     from vgbench.analysis.decay import DecayConfig, sweep
-    from vgbench.cli.guard import check_output_path
+    from vgbench.cli.guard import check_output_path, save_or_rescue
     from vgbench.report import decayplots
     from vgbench.report.results import write_result
     from vgbench.report.tables import DECAY_TABLE_HEAD, decay_table_row
@@ -60,7 +60,7 @@ def run(args) -> int:
         truncate=args.truncate, seeds=args.seeds, dtype=args.dtype, top=args.top,
         inputs=args.inputs, backend=args.backend) for act in args.activation]
     out = check_output_path(args.out, "dir")
-    path = out / "decay.json"
+    meta = {"runs": [c.as_dict() for c in configs]}
     runs = []
     progress = sys.stderr.isatty()
     for cfg in configs:
@@ -68,12 +68,13 @@ def run(args) -> int:
         done = list(runs)
 
         def save(partial, label=label, done=done):  # after each size: partial until the end
-            write_result(path, "decay", {"runs": [c.as_dict() for c in configs]},
+            write_result(out / "decay.json", "decay", meta,
                          {"complete": False, "runs": done + [{"label": label, **partial}]})
 
         runs.append({"label": label, **sweep(cfg, progress=progress, on_size=save)})
-    write_result(path, "decay", {"runs": [c.as_dict() for c in configs]},
-                 {"complete": True, "runs": runs})
+    path = save_or_rescue(lambda p: write_result(p, "decay", meta, {"complete": True,
+                                                                    "runs": runs}),
+                          out / "decay.json")
 
     pairs = [(r["label"], r) for r in runs]
     mlp = args.model == "mlp"

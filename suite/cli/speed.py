@@ -114,6 +114,8 @@ def run(args) -> int:
     threads = args.threads or default_threads()
     out = check_output_path(args.out or f"results/speed-{platform.node()}-"
                             f"{time.strftime('%Y%m%d-%H%M%S')}.json", "file")
+    if not args.no_plot:  # the PNG goes beside the JSON
+        check_output_path(out.with_suffix(".png"), "file", "--out (its .png)")
     _check_cases(cases, threads)
     config = sweep_config(cases, args.impl, threads, args.passes, args.budget,
                           args.min_repeats, args.gemm_n, args.backend, args.seed)

@@ -61,6 +61,7 @@ def _config(args, recurrent: bool):
 
 def _single(args, progress: bool, out) -> int:
     from vgbench import models
+    from vgbench.cli.guard import save_or_rescue
     from vgbench.report.results import write_result
     from vgbench.report.trainplots import plot_loss_curves, plot_update_heatmaps
     from vgbench.training.tasks import make_task
@@ -85,10 +86,9 @@ def _single(args, progress: bool, out) -> int:
     config = _config(args, recurrent)
     r = train(model, task, config, progress, desc=repr(model))
     label = f"{args.model} {activation} {init}"
-    write_result(out / "train.json", "train",
-                 {"experiment": "single", "model": repr(model), "task": repr(task),
-                  **asdict(config)}, {"complete": not r.interrupted,
-                                      "runs": {label: r.to_dict()}})
+    meta = {"experiment": "single", "model": repr(model), "task": repr(task), **asdict(config)}
+    data = {"complete": not r.interrupted, "runs": {label: r.to_dict()}}
+    save_or_rescue(lambda p: write_result(p, "train", meta, data), out / "train.json")
     plot_loss_curves({label: r.to_dict()}, out / "train_loss.png", repr(task))
     plot_update_heatmaps({label: r.to_dict()}, out / "train_update_ratio.png")
     print(model)
