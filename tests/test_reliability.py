@@ -461,6 +461,41 @@ def test_sigterm_on_speed_kills_the_compile_child_and_keeps_a_partial_file(tmp_p
     assert doc["data"]["complete"] is False and "complete: false" in err
 
 
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for a reaper)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\tZ" not in next(line for line in status.splitlines()
+                             if line.startswith("State:"))
+
+
+@needs_proc
+def test_compile_child_dies_with_its_parent(tmp_path, monkeypatch):
+    """A parent stopped while starting the child (no handle to kill it by) still leaves
+    no orphan: the child dies with it, or exits at once if the parent is already gone."""
+    from vgbench.speed import timing
+
+    case = json.dumps({"model": "mlp", "size": 4, "batch": 2, "depth": 1})
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # cold: the child would compile 10 s+
+    stray = subprocess.run([sys.executable, "-c", timing._COMPILE_SCRIPT, case, "1"],
+                           capture_output=True, text=True, timeout=60)
+    assert stray.returncode == 1 and not stray.stdout  # parent pid 1 is not its parent
+    starter = textwrap.dedent(f"""
+        import os, subprocess, sys, time
+        p = subprocess.Popen([sys.executable, "-c", {timing._COMPILE_SCRIPT!r}, {case!r},
+                              str(os.getpid())], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        print(p.pid, flush=True)
+        time.sleep(1.5)  # the child is past its start
+        os._exit(0)  # gone without cleaning up, as after a failure inside Popen
+    """)
+    child = int(subprocess.run([sys.executable, "-c", starter], capture_output=True,
+                               text=True, timeout=60, check=True).stdout)
+    assert _wait_for(lambda: not _alive(child), timeout=5)
+
+
 _TRAIN_WITH_FLAG = """
 import pathlib, sys
 from vgbench.cli import main
