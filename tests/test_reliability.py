@@ -177,6 +177,12 @@ def test_absurd_sizes_are_refused_before_allocating(capsys):
     assert time.perf_counter() - t0 < 20  # refused up front: no allocation, no sweep
 
 
+def test_training_records_too_large_are_refused(tmp_path, capsys):
+    assert main(["train", "--steps", "10000000000", "--out", str(tmp_path / "t")]) == 2
+    _one_line_error(capsys.readouterr().err, "10000000000 steps", "this machine has")
+    assert not (tmp_path / "t").exists()
+
+
 def test_constructor_checks_against_the_machines_memory(monkeypatch):
     params = sum(p.nbytes for p in MLP(64, 64, 5, 1, dtype="float32").params.values())
     monkeypatch.setattr(footprint, "machine_memory", lambda: 2 * params - 1)
