@@ -20,7 +20,7 @@ def test_grad_prints_one_row_per_layer(capsys):
 
 def test_grad_rejects_bad_options(capsys):
     assert main(["grad", "--depth", "0"]) == 2
-    assert "depth must be >= 1" in capsys.readouterr().err
+    assert "--depth: expected an integer >= 1, got '0'" in capsys.readouterr().err
 
 
 def test_info_json_has_the_fingerprint(capsys):

@@ -7,7 +7,7 @@ Tolerances as in tests/test_rnn.py (same finite-difference bound and reference r
 import numpy as np
 import pytest
 
-from tests import reference
+from tests import oracles, reference
 from tests.test_rnn import FD_STEP, assert_fd_close, check_against_fd, truncated_objective
 from vgbench.models import LSTM
 
@@ -82,7 +82,7 @@ def test_matches_reference(dtype, loss_at, truncate):
 
 
 def test_matches_fused_torch_lstm_gate_order():
-    torch = pytest.importorskip("torch")
+    torch = oracles.oracle("torch")
     Hh, Bb = 4, 3
     model, x, y, h0, c0 = make_case(15, hidden=Hh, batch=Bb)
     p = model.params
@@ -110,7 +110,7 @@ def test_matches_fused_torch_lstm_gate_order():
 @pytest.mark.parametrize("loss_at", ["last", "every"])
 @pytest.mark.parametrize("truncate", [1, 3])
 def test_truncation_equals_pytorch_with_detached_states(loss_at, truncate):
-    torch = pytest.importorskip("torch")
+    torch = oracles.oracle("torch")
     model, x, y, h0, c0 = make_case(7, loss_at)
     p = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
     xt = torch.tensor(x, requires_grad=True)

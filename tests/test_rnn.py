@@ -15,7 +15,7 @@ the float64 reference only the summation order differs: 1e-10 relative.  float32
 import numpy as np
 import pytest
 
-from tests import reference
+from tests import oracles, reference
 from vgbench.backends import cpu
 from vgbench.kernels.activations import ACTIVATIONS
 from vgbench.models import RNN
@@ -135,7 +135,7 @@ def test_chunked_backward_matches_reference(monkeypatch, chunk_rows, loss_at, tr
 
 def torch_truncated(params, x, y, truncate, loss_at, h0):
     """The same loss in PyTorch autograd, each loss s run from h_{s-k}.detach()."""
-    torch = pytest.importorskip("torch")
+    torch = oracles.oracle("torch")
     p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     xt = torch.tensor(x, requires_grad=True)
     h0t = torch.tensor(h0, requires_grad=True)
@@ -169,7 +169,7 @@ def test_truncation_equals_pytorch_with_detached_state(loss_at, truncate):
 
 
 def test_matches_fused_torch_rnn():
-    torch = pytest.importorskip("torch")
+    torch = oracles.oracle("torch")
     model, x, y, h0 = make_case(15, hidden=4, batch=3)
     p = model.params
     rnn = torch.nn.RNN(I, 4, dtype=torch.float64)

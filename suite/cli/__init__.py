@@ -6,6 +6,11 @@ parser imports every command module, and ``vgbench grad`` should not pay for mat
 scipy.stats or the speed harness (cold start under 2 s).  ``main`` chooses the OpenBLAS
 core type before anything loads numpy.
 
+Exit codes: 0 success; 1 a failed gate (``compare --fail-above``) or a failure during
+the work (out of memory, a write that failed); 2 a user error (one line naming the value
+and what is allowed, before any work); 130 on Ctrl-C and 143 on SIGTERM, after the
+partial results were written and marked (``"complete": false``).
+
 May import: every other vgbench package.
 """
 
@@ -14,6 +19,7 @@ import importlib
 import sys
 
 from vgbench import __version__
+from vgbench.cli.guard import exit_code, signals_as_exceptions
 from vgbench.env.blas import select_from_argv
 
 COMMANDS = ("run", "decay", "speed", "compare", "train", "memory", "grad", "info")
@@ -28,9 +34,16 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (the option, the value, what is allowed), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every discovered sub-command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vgbench",
         description="Benchmark suite for vanishing/exploding gradients: speed and decay.")
     parser.add_argument("--version", action="version", version=f"vgbench {__version__}")
@@ -56,10 +69,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args._run(args) or 0)
-    except KeyboardInterrupt:
+        with signals_as_exceptions():
+            return int(args._run(args) or 0)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (``Terminated``)
         print("\ninterrupted", file=sys.stderr)
-        return 130
+        return exit_code(exc)
     except (ValueError, TypeError, RuntimeError) as exc:  # RuntimeError: e.g. no GPU
         print(f"vgbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError as exc:
+        print(f"vgbench {args.command}: error: out of memory ({exc})", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"vgbench {args.command}: error: {exc}", file=sys.stderr)
+        return 1

@@ -2,14 +2,13 @@
 
 import math
 import sys
-from pathlib import Path
 
 HELP = "gradient decay sweep: per-layer/step norms, fitted rates, theory, JSON and PNG plots"
 
 
 def add_arguments(parser) -> None:
     from vgbench.analysis.decay import INPUTS, TOPS
-    from vgbench.cli.options import IntList
+    from vgbench.cli.options import IntList, nonneg, positive, positive_int
     from vgbench.kernels.activations import ACTIVATIONS
     from vgbench.models import MODELS
     from vgbench.models.init import INITS
@@ -20,20 +19,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("--init", default="xavier", choices=INITS)
     parser.add_argument("--recurrent-init", default=None, choices=INITS,
                         help="W_hh init for rnn/lstm (default: --init)")
-    parser.add_argument("--sigma-w", type=float, default=1.0)
-    parser.add_argument("--sigma-b", type=float, default=0.0)
-    parser.add_argument("--gain", type=float, default=1.0)
+    parser.add_argument("--sigma-w", type=nonneg, default=1.0)
+    parser.add_argument("--sigma-b", type=nonneg, default=0.0)
+    parser.add_argument("--gain", type=nonneg, default=1.0)
     parser.add_argument("--depths", action=IntList, default=[4, 8, 16, 32, 64],
                         help="MLP depths")
     parser.add_argument("--seq-lens", action=IntList, default=[10, 30, 100, 300],
                         help="RNN/LSTM sequence lengths")
-    parser.add_argument("--width", type=int, default=128, help="hidden width")
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--width", type=positive_int, default=128, help="hidden width")
+    parser.add_argument("--batch", type=positive_int, default=32)
     parser.add_argument("--residual", action="store_true")
     parser.add_argument("--batchnorm", action="store_true")
-    parser.add_argument("--clip", type=float, default=None, help="global-norm clip threshold")
-    parser.add_argument("--truncate", type=int, default=None, help="truncated BPTT window")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--clip", type=positive, default=None, help="global-norm clip threshold")
+    parser.add_argument("--truncate", type=positive_int, default=None, help="truncated BPTT window")
+    parser.add_argument("--seeds", type=positive_int, default=3)
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     parser.add_argument("--top", default="random", choices=TOPS,
                         help="random top cotangent (theory setting) or MSE loss")
@@ -48,6 +47,7 @@ def run(args) -> int:
     import numpy as np
 
     from vgbench.analysis.decay import DecayConfig, sweep
+    from vgbench.cli.guard import check_output_path, save_or_rescue
     from vgbench.report import decayplots
     from vgbench.report.results import write_result
     from vgbench.report.tables import DECAY_TABLE_HEAD, decay_table_row
@@ -59,20 +59,22 @@ def run(args) -> int:
         residual=args.residual, batchnorm=args.batchnorm, clip=args.clip,
         truncate=args.truncate, seeds=args.seeds, dtype=args.dtype, top=args.top,
         inputs=args.inputs, backend=args.backend) for act in args.activation]
-    out = Path(args.out)
-    path = out / "decay.json"
+    out = check_output_path(args.out, "dir")
+    meta = {"runs": [c.as_dict() for c in configs]}
     runs = []
     progress = sys.stderr.isatty()
     for cfg in configs:
         label = f"{cfg.model} {cfg.activation}"
         done = list(runs)
 
-        def save(partial, label=label, done=done):
-            write_result(path, "decay", {"runs": [c.as_dict() for c in configs]},
-                         {"runs": done + [{"label": label, **partial}]})
+        def save(partial, label=label, done=done):  # after each size: partial until the end
+            write_result(out / "decay.json", "decay", meta,
+                         {"complete": False, "runs": done + [{"label": label, **partial}]})
 
         runs.append({"label": label, **sweep(cfg, progress=progress, on_size=save)})
-    write_result(path, "decay", {"runs": [c.as_dict() for c in configs]}, {"runs": runs})
+    path = save_or_rescue(lambda p: write_result(p, "decay", meta, {"complete": True,
+                                                                    "runs": runs}),
+                          out / "decay.json")
 
     pairs = [(r["label"], r) for r in runs]
     mlp = args.model == "mlp"

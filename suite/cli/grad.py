@@ -4,31 +4,38 @@ HELP = "one MLP forward and backward pass; print per-layer gradient norms"
 
 
 def add_arguments(parser) -> None:
+    from vgbench.cli.options import nonneg, nonneg_int, positive_int
     from vgbench.kernels.activations import ACTIVATIONS
     from vgbench.models.init import INITS
 
     parser.add_argument("--activation", default="tanh", choices=sorted(ACTIVATIONS))
     parser.add_argument("--init", default="xavier", choices=INITS)
-    parser.add_argument("--depth", type=int, default=20)
-    parser.add_argument("--width", type=int, default=128)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--in-dim", type=int, default=None, help="input width (default: width)")
-    parser.add_argument("--out-dim", type=int, default=1)
+    parser.add_argument("--depth", type=positive_int, default=20)
+    parser.add_argument("--width", type=positive_int, default=128)
+    parser.add_argument("--batch", type=positive_int, default=64)
+    parser.add_argument("--in-dim", type=positive_int, default=None,
+                        help="input width (default: width)")
+    parser.add_argument("--out-dim", type=positive_int, default=1)
     parser.add_argument("--residual", action="store_true")
     parser.add_argument("--batchnorm", action="store_true")
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
-    parser.add_argument("--sigma-w", type=float, default=1.0, help="std scale of 'normal' init")
-    parser.add_argument("--sigma-b", type=float, default=0.0, help="bias std of 'normal' init")
-    parser.add_argument("--gain", type=float, default=1.0, help="gain of xavier/he/orthogonal")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sigma-w", type=nonneg, default=1.0, help="std scale of 'normal' init")
+    parser.add_argument("--sigma-b", type=nonneg, default=0.0, help="bias std of 'normal' init")
+    parser.add_argument("--gain", type=nonneg, default=1.0, help="gain of xavier/he/orthogonal")
+    parser.add_argument("--seed", type=nonneg_int, default=0)
 
 
 def run(args) -> int:
     import numpy as np
 
     from vgbench.models import MLP
+    from vgbench.models.footprint import check_fits, mlp_bytes
 
     in_dim = args.width if args.in_dim is None else args.in_dim
+    check_fits(f"--width {args.width} --depth {args.depth} --batch {args.batch} "
+               f"({args.dtype})", mlp_bytes(in_dim, args.width, args.depth, args.out_dim,
+                                            args.batch, args.dtype, args.residual,
+                                            args.batchnorm)["total"])
     model = MLP(in_dim, args.width, args.depth, args.out_dim, activation=args.activation,
                 init=args.init, residual=args.residual, batchnorm=args.batchnorm,
                 dtype=args.dtype, seed=args.seed, sigma_w=args.sigma_w,

@@ -4,25 +4,34 @@ HELP = "peak memory of RNN/LSTM forward+BPTT against the bytes of the stored act
 
 
 def add_arguments(parser) -> None:
+    from vgbench.cli.options import positive_int
+
     parser.add_argument("--models", nargs="+", default=["rnn", "lstm"], choices=["rnn", "lstm"])
-    parser.add_argument("--hidden", type=int, default=512)
-    parser.add_argument("--seq-len", type=int, default=1000)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--in-dim", type=int, default=None, help="input width (default: hidden)")
+    parser.add_argument("--hidden", type=positive_int, default=512)
+    parser.add_argument("--seq-len", type=positive_int, default=1000)
+    parser.add_argument("--batch", type=positive_int, default=32)
+    parser.add_argument("--in-dim", type=positive_int, default=None,
+                        help="input width (default: hidden)")
     parser.add_argument("--loss-at", default="last", choices=["last", "every"])
-    parser.add_argument("--truncate", type=int, default=None)
+    parser.add_argument("--truncate", type=positive_int, default=None)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--out", default=None, help="also write the rows as a result JSON")
 
 
 def run(args) -> int:
+    from vgbench.cli.guard import check_output_path
     from vgbench.models import LSTM, RNN
-    from vgbench.models.validate import check_positive_int
+    from vgbench.models.footprint import check_fits, recurrent_bytes
     from vgbench.speed.memory import measure_peak_memory
 
-    for name in ("hidden", "seq_len", "batch"):
-        check_positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
-    in_dim = args.hidden if args.in_dim is None else check_positive_int("--in-dim", args.in_dim)
+    if args.out:
+        check_output_path(args.out, "file")
+    in_dim = args.hidden if args.in_dim is None else args.in_dim
+    for name in args.models:
+        check_fits(f"{name} --hidden {args.hidden} --seq-len {args.seq_len} --batch "
+                   f"{args.batch} --in-dim {in_dim} ({args.dtype})",
+                   recurrent_bytes(name, in_dim, args.hidden, 1, args.seq_len, args.batch,
+                                   args.dtype, args.loss_at, args.truncate)["total"])
     rows = []
     for name in args.models:
         cls = {"rnn": RNN, "lstm": LSTM}[name]

@@ -17,8 +17,10 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from functools import partial
 
+    from vgbench.cli.guard import check_output_path
     from vgbench.report.summary import SECTIONS, decay_section, write_report
 
+    check_output_path(args.out, "dir")
     sections = [partial(decay_section, backend=args.backend) if s is decay_section else s
                 for s in SECTIONS]
     t0 = time.perf_counter()

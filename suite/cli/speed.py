@@ -5,13 +5,12 @@ import platform
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 HELP = "time forward+backward of MLP/RNN/LSTM against NumPy, PyTorch, JAX; GEMM ceiling"
 
 
 def add_arguments(parser) -> None:
-    from vgbench.cli.options import IntList
+    from vgbench.cli.options import IntList, nonneg, nonneg_int, positive_int
     from vgbench.env.blas import CORETYPES
     from vgbench.models import MODELS
     from vgbench.speed.baselines import IMPLS
@@ -35,17 +34,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--impl", nargs="+", default=list(IMPLS), choices=IMPLS,
                         help="implementations (missing ones are skipped with a note)")
     parser.add_argument("--passes", nargs="+", default=list(PASSES), choices=PASSES)
-    parser.add_argument("--budget", type=float, default=0.5,
+    parser.add_argument("--budget", type=nonneg, default=0.5,
                         help="seconds of repeats per timed block (after warm-up)")
-    parser.add_argument("--min-repeats", type=int, default=5)
-    parser.add_argument("--gemm-n", type=int, default=2048, help="GEMM ceiling size n^3")
+    parser.add_argument("--min-repeats", type=positive_int, default=5)
+    parser.add_argument("--gemm-n", type=positive_int, default=2048, help="GEMM ceiling size n^3")
     parser.add_argument("--no-compile-time", action="store_true",
                         help="skip measuring cold/cached JIT compile in fresh processes")
     parser.add_argument("--blas-coretype", default="auto",
                         help="OpenBLAS kernels: auto (best the CPU flags allow), detected, "
                              f"or one of {', '.join(CORETYPES)}")
     parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=nonneg_int, default=0)
     parser.add_argument("--out", default=None,
                         help="result JSON (default results/speed-<host>-<time>.json)")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
@@ -76,7 +75,26 @@ def cases_from_args(args) -> list:
                     else c.activation) for dt in args.dtype for c in base]
 
 
+def _check_cases(cases, threads) -> None:
+    """Refuse, before any timing, thread counts Numba cannot run and cases that cannot fit
+    in memory (vgbench's own model and call; each baseline holds about as much again)."""
+    import numba
+
+    from vgbench.models.footprint import check_fits, mlp_bytes, recurrent_bytes
+
+    most = numba.config.NUMBA_NUM_THREADS
+    for n in threads:
+        if n > most:
+            raise ValueError(f"--threads {n}: Numba runs at most {most} threads here")
+    for c in cases:
+        need = (mlp_bytes(c.I, c.size, c.depth, c.out_dim, c.batch, c.dtype) if c.model == "mlp"
+                else recurrent_bytes(c.model, c.I, c.size, c.out_dim, c.seq_len, c.batch,
+                                     c.dtype))
+        check_fits(f"case {c.label()}", need["total"])
+
+
 def run(args) -> int:
+    from vgbench.cli.guard import check_output_path, save_or_rescue
     from vgbench.env.blas import canonical, select_coretype, selection
     from vgbench.report.results import write_result
     from vgbench.report.tables import ceiling_summary, format_table
@@ -94,8 +112,11 @@ def run(args) -> int:
             args.passes = ["fwd_bwd"]
     cases = cases_from_args(args)
     threads = args.threads or default_threads()
-    out = Path(args.out or f"results/speed-{platform.node()}-"
-               f"{time.strftime('%Y%m%d-%H%M%S')}.json")
+    out = check_output_path(args.out or f"results/speed-{platform.node()}-"
+                            f"{time.strftime('%Y%m%d-%H%M%S')}.json", "file")
+    if not args.no_plot:  # the PNG goes beside the JSON
+        check_output_path(out.with_suffix(".png"), "file", "--out (its .png)")
+    _check_cases(cases, threads)
     config = sweep_config(cases, args.impl, threads, args.passes, args.budget,
                           args.min_repeats, args.gemm_n, args.backend, args.seed)
     data = {}
@@ -104,12 +125,13 @@ def run(args) -> int:
                   args.gemm_n, compile_time=not args.no_compile_time, backend=args.backend,
                   seed=args.seed, progress=not args.no_progress and sys.stderr.isatty(),
                   data=data)
-    except KeyboardInterrupt:
-        if data.get("records"):
-            write_result(out, "speed", config, data)
-            print(f"partial results written to {out}", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep what was measured, marked partial
+        if data:  # the sweep had started
+            data["complete"] = False
+            out = save_or_rescue(lambda p: write_result(p, "speed", config, data), out)
+            print(f"partial results (complete: false) written to {out}", file=sys.stderr)
         raise
-    write_result(out, "speed", config, data)
+    out = save_or_rescue(lambda p: write_result(p, "speed", config, data), out)
     sel = selection()
     print(f"BLAS core type: {sel['note']}")
     print(ceiling_summary(data))

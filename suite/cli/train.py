@@ -2,13 +2,12 @@
 
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
 HELP = "train a model with SGD on a synthetic task; record update ratios, dead units, loss"
 
 
 def add_arguments(parser) -> None:
-    from vgbench.cli.options import IntList
+    from vgbench.cli.options import IntList, fraction, nonneg, nonneg_int, positive, positive_int
     from vgbench.kernels.activations import ACTIVATIONS
     from vgbench.models.init import INITS
     from vgbench.training.tasks import TASKS
@@ -20,31 +19,32 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", default="mlp", choices=["mlp", "rnn", "lstm"])
     parser.add_argument("--task", default=None, choices=TASKS,
                         help="default: teacher for mlp, adding for rnn/lstm")
-    parser.add_argument("--depth", type=int, default=20, help="MLP hidden layers")
-    parser.add_argument("--width", type=int, default=64, help="MLP width / recurrent hidden size")
+    parser.add_argument("--depth", type=positive_int, default=20, help="MLP hidden layers")
+    parser.add_argument("--width", type=positive_int, default=64,
+                        help="MLP width / recurrent hidden size")
     parser.add_argument("--activation", default=None, choices=sorted(ACTIVATIONS),
                         help="MLP and RNN activation (default: sigmoid for mlp, tanh for rnn)")
     parser.add_argument("--init", default=None, choices=INITS,
                         help="default: normal (naive) for mlp, xavier for rnn/lstm")
-    parser.add_argument("--gain", type=float, default=1.0, help="gain of xavier/he/orthogonal")
+    parser.add_argument("--gain", type=nonneg, default=1.0, help="gain of xavier/he/orthogonal")
     parser.add_argument("--residual", action="store_true")
     parser.add_argument("--batchnorm", action="store_true")
-    parser.add_argument("--seq-len", type=int, default=50,
+    parser.add_argument("--seq-len", type=positive_int, default=50,
                         help="adding: sequence length T; copy: delay")
     parser.add_argument("--lengths", action=IntList, default=[10, 25, 50, 100, 200],
                         help="sequence lengths T for --experiment adding")
-    parser.add_argument("--steps", type=int, default=None,
+    parser.add_argument("--steps", type=positive_int, default=None,
                         help="SGD steps (default 300; 3000 for recurrent runs)")
-    parser.add_argument("--batch", type=int, default=None,
+    parser.add_argument("--batch", type=positive_int, default=None,
                         help="batch size (default 64; 32 for recurrent runs)")
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--lr", type=positive, default=None,
                         help="learning rate (default 0.05; 0.1 for recurrent runs)")
-    parser.add_argument("--momentum", type=float, default=None,
+    parser.add_argument("--momentum", type=fraction, default=None,
                         help="momentum (default 0; 0.9 for recurrent runs)")
-    parser.add_argument("--clip", type=float, default=None, help="max global gradient norm")
-    parser.add_argument("--truncate", type=int, default=None, help="truncated BPTT window")
+    parser.add_argument("--clip", type=positive, default=None, help="max global gradient norm")
+    parser.add_argument("--truncate", type=positive_int, default=None, help="truncated BPTT window")
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=nonneg_int, default=0)
     parser.add_argument("--out", default="results/train", help="directory for JSON and PNGs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -61,6 +61,7 @@ def _config(args, recurrent: bool):
 
 def _single(args, progress: bool, out) -> int:
     from vgbench import models
+    from vgbench.cli.guard import save_or_rescue
     from vgbench.report.results import write_result
     from vgbench.report.trainplots import plot_loss_curves, plot_update_heatmaps
     from vgbench.training.tasks import make_task
@@ -85,9 +86,9 @@ def _single(args, progress: bool, out) -> int:
     config = _config(args, recurrent)
     r = train(model, task, config, progress, desc=repr(model))
     label = f"{args.model} {activation} {init}"
-    write_result(out / "train.json", "train",
-                 {"experiment": "single", "model": repr(model), "task": repr(task),
-                  **asdict(config)}, {"runs": {label: r.to_dict()}})
+    meta = {"experiment": "single", "model": repr(model), "task": repr(task), **asdict(config)}
+    data = {"complete": not r.interrupted, "runs": {label: r.to_dict()}}
+    save_or_rescue(lambda p: write_result(p, "train", meta, data), out / "train.json")
     plot_loss_curves({label: r.to_dict()}, out / "train_loss.png", repr(task))
     plot_update_heatmaps({label: r.to_dict()}, out / "train_update_ratio.png")
     print(model)
@@ -107,21 +108,22 @@ def _single(args, progress: bool, out) -> int:
         dead = ", ".join(f"{d:.2f}" for d in r.dead_fraction[-1])
         print(f"dead ReLU fraction per layer at step {r.dead_steps[-1]}: {dead}")
     print(f"wrote {out / 'train.json'}, {out / 'train_loss.png'}, {out / 'train_update_ratio.png'}")
-    return 0
+    return _done(r.interrupted)
 
 
 def _depth(args, progress: bool, out) -> int:
     from vgbench.report.results import write_result
     from vgbench.report.tables import depth_markdown
     from vgbench.report.trainplots import plot_loss_curves, plot_update_heatmaps
-    from vgbench.training.train import depth_comparison, depth_summary
+    from vgbench.training.train import DEPTH_CONFIGS, depth_comparison, depth_summary
 
     config = _config(args, recurrent=False)
     meta = {"experiment": "depth", "depth": args.depth, "width": args.width, **asdict(config)}
 
-    def save(results):
+    def save(results):  # after every run; complete once the last one finished in full
         write_result(out / "train_depth.json", "train", meta,
-                     {"runs": {k: r.to_dict() for k, r in results.items()},
+                     {"complete": len(results) == len(DEPTH_CONFIGS) and not _stopped(results),
+                      "runs": {k: r.to_dict() for k, r in results.items()},
                       "summary": depth_summary(results)})
 
     results = depth_comparison(args.depth, args.width, config, args.dtype, args.seed,
@@ -131,7 +133,7 @@ def _depth(args, progress: bool, out) -> int:
     plot_update_heatmaps(runs, out / "train_depth_update_ratio.png")
     print(depth_markdown(depth_summary(results), args.depth))
     print(f"wrote {out}/train_depth.json, train_depth_loss.png, train_depth_update_ratio.png")
-    return 0
+    return _done(_stopped(results))
 
 
 def _adding(args, progress: bool, out) -> int:
@@ -144,9 +146,12 @@ def _adding(args, progress: bool, out) -> int:
     config = _config(args, recurrent=True)
     meta = {"experiment": "adding", "hidden": args.width, "lengths": lengths, **asdict(config)}
 
-    def save(sweep):
+    def save(sweep):  # after every run; complete once every model ran at every length
+        statuses = [s for entry in sweep.values() for s in entry["status"]]
         write_result(out / "train_adding.json", "train", meta,
-                     {"sweep": sweep, "solved_fraction": SOLVED_FRACTION})
+                     {"complete": len(statuses) == len(sweep) * len(lengths)
+                      and "interrupted" not in statuses,
+                      "sweep": sweep, "solved_fraction": SOLVED_FRACTION})
 
     sweep = adding_sweep(lengths, args.width, config, args.dtype, args.seed, progress,
                          on_run=save)
@@ -154,12 +159,24 @@ def _adding(args, progress: bool, out) -> int:
     print(adding_markdown(sweep))
     print(f"solved = held-out MSE < {SOLVED_FRACTION} x baseline 1/6 after {config.steps} steps")
     print(f"wrote {out}/train_adding.json, train_adding.png")
+    return _done(any("interrupted" in entry["status"] for entry in sweep.values()))
+
+
+def _stopped(results: dict) -> bool:
+    return any(r.interrupted for r in results.values())
+
+
+def _done(interrupted: bool) -> int:
+    """0, or (the partial results written) the Ctrl-C/SIGTERM that stopped training."""
+    if interrupted:
+        raise KeyboardInterrupt  # main: exit 130, or 143 after SIGTERM
     return 0
 
 
 def run(args) -> int:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from vgbench.cli.guard import check_output_path
+
+    out = check_output_path(args.out, "dir")  # created by the first file written
     progress = not args.no_progress and sys.stderr.isatty()
     return {"single": _single, "depth": _depth, "adding": _adding}[args.experiment](
         args, progress, out)

@@ -6,9 +6,10 @@ from vgbench import backends
 from vgbench.backends import cpu
 from vgbench.backends.calls import MLPCall
 from vgbench.kernels.activations import activation_code, derivative_array
+from vgbench.models.footprint import check_fits, mlp_bytes
 from vgbench.models.init import check_init, init_bias, init_weight
 from vgbench.models.params import GradResult, LiveParams
-from vgbench.models.validate import check_array, check_dtype, check_positive_int
+from vgbench.models.validate import check_array, check_dtype, check_positive_int, check_real
 
 
 class MLP:
@@ -49,7 +50,12 @@ class MLP:
         self.seed = seed
         rng = np.random.default_rng(seed)
         I, W, L, O = self.in_dim, self.width, self.depth, self.out_dim
-        scales = {"sigma_w": sigma_w, "gain": gain}
+        # Initialising holds every matrix twice (drawn, then packed): refuse before drawing.
+        check_fits(f"MLP(in_dim={I}, width={W}, depth={L}, out_dim={O}, {self.dtype.name}) "
+                   "while initialising",
+                   2 * mlp_bytes(I, W, L, O, 1, self.dtype, batchnorm=self.batchnorm)["params"])
+        scales = {"sigma_w": check_real("sigma_w", sigma_w, 0), "gain": check_real("gain", gain, 0)}
+        sigma_b = check_real("sigma_b", sigma_b, 0)
         dims = [I] + [W] * L + [O]
         weights = [init_weight(init, dims[l], dims[l + 1], rng, self.dtype, **scales)
                    for l in range(L + 1)]

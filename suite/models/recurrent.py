@@ -13,9 +13,16 @@ from vgbench import backends
 from vgbench.backends import cpu
 from vgbench.backends.calls import RecurrentCall
 from vgbench.kernels.activations import TANH, activation_code
+from vgbench.models.footprint import check_fits, recurrent_bytes
 from vgbench.models.init import check_init, init_bias, init_weight
 from vgbench.models.params import GradResult, LiveParams
-from vgbench.models.validate import check_array, check_choice, check_dtype, check_positive_int
+from vgbench.models.validate import (
+    check_array,
+    check_choice,
+    check_dtype,
+    check_positive_int,
+    check_real,
+)
 
 LOSS_AT = ("last", "every")
 
@@ -30,6 +37,13 @@ class _Recurrent:
     dtype: np.dtype
     act_code: int
     params: LiveParams
+
+    def _check_fits(self) -> None:
+        """Refuse, before drawing them, parameters that cannot fit in memory."""
+        check_fits(f"{type(self).__name__}(in_dim={self.in_dim}, hidden={self.hidden}, "
+                   f"out_dim={self.out_dim}, {self.dtype.name}) while initialising",
+                   2 * recurrent_bytes(self.cell, self.in_dim, self.hidden, self.out_dim, 1, 1,
+                                       self.dtype)["params"])
 
     def check_x(self, x) -> np.ndarray:
         """Validate x (T, B, in_dim) with T >= 1; return it C-contiguous."""
@@ -153,6 +167,9 @@ class RNN(_Recurrent):
         self.recurrent_init = check_init(init if recurrent_init is None else recurrent_init)
         self.dtype = check_dtype(dtype)
         self.seed = seed
+        sigma_w, sigma_b = check_real("sigma_w", sigma_w, 0), check_real("sigma_b", sigma_b, 0)
+        gain = check_real("gain", gain, 0)
+        self._check_fits()
         rng = np.random.default_rng(seed)
         I, H, O, dt = self.in_dim, self.hidden, self.out_dim, self.dtype
         self.params = LiveParams({
@@ -205,9 +222,11 @@ class LSTM(_Recurrent):
         self.out_dim = check_positive_int("out_dim", out_dim)
         self.init = check_init(init)
         self.recurrent_init = check_init(init if recurrent_init is None else recurrent_init)
-        self.forget_bias = float(forget_bias)
+        self.forget_bias = check_real("forget_bias", forget_bias)
         self.dtype = check_dtype(dtype)
         self.seed = seed
+        gain = check_real("gain", gain, 0)
+        self._check_fits()
         rng = np.random.default_rng(seed)
         I, H, O, dt = self.in_dim, self.hidden, self.out_dim, self.dtype
         b = np.zeros(4 * H, dt)

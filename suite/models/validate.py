@@ -27,6 +27,20 @@ def check_positive_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_real(name: str, value, minimum: float | None = None) -> float:
+    """Return ``value`` as float if it is a finite real number >= ``minimum`` (no bound when
+    None); else TypeError/ValueError naming ``name``.  NaN and Inf scales would give a
+    model of NaN weights, or an OverflowError deep in the initialiser."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum:g}, got {value:g}")
+    return value
+
+
 def check_choice(name: str, value, choices) -> str:
     """Return ``value`` if it is one of ``choices``; else ValueError listing them."""
     if value not in choices:

@@ -1,6 +1,9 @@
 """Shared matplotlib set-up for every PNG the suite writes (Agg backend, no display)."""
 
+import io
 from pathlib import Path
+
+from vgbench.report.results import write_bytes_atomic
 
 
 def pyplot():
@@ -14,9 +17,11 @@ def pyplot():
 
 
 def save_figure(fig, path) -> Path:
-    """Write ``fig`` as a PNG at ``path`` (parents created), close it, return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    pyplot().close(fig)
-    return path
+    """Write ``fig`` as a PNG at ``path`` atomically (parents created; a reader never sees
+    a half-written PNG), close it, return the path."""
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        pyplot().close(fig)
+    return write_bytes_atomic(path, buffer.getvalue())

@@ -6,9 +6,10 @@ Every file is one JSON object::
      "created": ISO-8601 UTC, "vgbench_version": ..., "machine": {...fingerprint...},
      "config": {...}, "data": {...}}
 
-Readers accept any schema_version <= SCHEMA_VERSION (a later schema upgrades older
-documents as it reads them) and refuse newer or foreign files with a clear
-``ResultFileError``.
+Readers accept any schema_version in 1..SCHEMA_VERSION (a later schema upgrades older
+documents as it reads them) and refuse newer, foreign or malformed files (structure in
+``vgbench.report.schema``) with a clear one-line ``ResultFileError``.  ``data.complete``
+false marks the partial file of an interrupted run.
 Arrays are stored as lists; NaN and Inf as the strings "nan", "inf", "-inf" so the file
 stays strict JSON.
 """
@@ -24,6 +25,7 @@ import numpy as np
 
 from vgbench import __version__
 from vgbench.env.fingerprint import fingerprint
+from vgbench.report import schema
 
 FORMAT = "vgbench-result"
 SCHEMA_VERSION = 1
@@ -81,16 +83,25 @@ def make_result(kind: str, config: dict, data: dict, machine: dict | None = None
     }
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temp file in the same dir, fsync, rename):
-    a reader sees the old file or the new one, never a torn one."""
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_bytes_atomic(path: str | os.PathLike, content: bytes) -> Path:
+    """Write ``content`` to ``path`` atomically (temp file in the same dir, fsync, rename):
+    a reader sees the old file or the new one, never a torn one.  The file gets the mode
+    a plain ``open`` would give it (0666 less the umask), not mkstemp's 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -98,6 +109,11 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (``write_bytes_atomic``)."""
+    return write_bytes_atomic(path, text.encode())
 
 
 def write_json_atomic(path: str | os.PathLike, obj) -> Path:
@@ -112,19 +128,20 @@ def write_result(path: str | os.PathLike, kind: str, config: dict, data: dict,
 
 
 def read_result(path: str | os.PathLike, kind: str | None = None) -> dict:
-    """Read a result file, checking format, version and (optionally) kind."""
+    """Read a result file, checking format, version, structure (``vgbench.report.schema``)
+    and (optionally) kind; any problem is a one-line ``ResultFileError``."""
     path = Path(path)
     try:
         doc = json.loads(path.read_text())
+    except UnicodeDecodeError as exc:
+        raise ResultFileError(f"{path}: not a vgbench result file (not text)") from exc
     except json.JSONDecodeError as exc:
         raise ResultFileError(f"{path}: not valid JSON (truncated?): {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ResultFileError(f"{path}: not a vgbench result file")
-    version = doc.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise ResultFileError(
-            f"{path}: schema_version {version!r} is newer than this vgbench reads "
-            f"({SCHEMA_VERSION}); upgrade vgbench")
-    if kind is not None and doc.get("kind") != kind:
-        raise ResultFileError(f"{path}: a {doc.get('kind')!r} result, expected {kind!r}")
-    return _decode(doc)
+    doc = _decode(doc)
+    wrong = schema.envelope_problem(doc, FORMAT, SCHEMA_VERSION)
+    if not wrong and kind is not None and doc["kind"] != kind:
+        wrong = f"a {doc['kind']!r} result, expected {kind!r}"
+    wrong = wrong or schema.data_problem(doc["kind"], doc["data"])
+    if wrong:
+        raise ResultFileError(f"{path}: {wrong}")
+    return doc

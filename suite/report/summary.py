@@ -163,13 +163,13 @@ def decay_section(outdir: Path, progress: bool = True, *, depths: tuple = (4, 8,
                 data = sweep(cfg, progress=False)
                 results[group].append({"label": label, "seconds": time.perf_counter() - t0,
                                        **data})
-                write_result(path, "report-decay", config, results)
+                write_result(path, "report-decay", config, {**results, "complete": False})
                 bar.update()
         points, curve = theory_sweep(theory_sigma_ws, theory_width, theory_depth, batch, 2)
         results["theory"] = {"points": points, "tanh_curve": curve}
         bar.update()
         results["variance_scaling"] = variance_scaling_check(width, 2 * max(depths), 4 * seeds)
-        write_result(path, "report-decay", config, results)
+        write_result(path, "report-decay", config, {**results, "complete": True})
         bar.update()
 
     mlp_runs = [(r["label"], r) for r in results["mlp"]]
@@ -236,8 +236,14 @@ def speed_section(outdir: Path, progress: bool = True) -> str:
     threads = default_threads()
     kw = dict(impls=IMPLS, threads=threads, passes=("fwd_bwd",), budget_s=0.15,
               min_repeats=3, gemm_n=1024)
-    data = run_sweep(QUICK_CASES, ceiling_budget_s=0.3, progress=progress, **kw)
     config = sweep_config(QUICK_CASES, backend="cpu", seed=0, **kw)
+    data = {}
+    try:
+        run_sweep(QUICK_CASES, ceiling_budget_s=0.3, progress=progress, data=data, **kw)
+    except KeyboardInterrupt:  # keep the blocks measured so far, "complete": false
+        if data:
+            write_result(outdir / "speed.json", "speed", config, data)
+        raise
     path = write_result(outdir / "speed.json", "speed", config, data)
     doc = {"kind": "speed", "config": config, "data": data, "machine": {}}
     plot_speed([doc], outdir / "speed.png")
@@ -261,9 +267,12 @@ def training_section(outdir: Path, progress: bool = True) -> str:
     runs = depth_comparison(depth, width, dcfg, progress=progress)
     dsum = depth_summary(runs)
     as_dicts = {k: r.to_dict() for k, r in runs.items()}
+    stopped = any(r.interrupted for r in runs.values())  # train() returns on Ctrl-C
     write_result(outdir / "train_depth.json", "train",
                  {"experiment": "depth", "depth": depth, "width": width, **asdict(dcfg)},
-                 {"runs": as_dicts, "summary": dsum})
+                 {"complete": not stopped, "runs": as_dicts, "summary": dsum})
+    if stopped:
+        raise KeyboardInterrupt
     plot_loss_curves(as_dicts, outdir / "train_depth_loss.png",
                      f"teacher-student, depth {depth}, width {width}")
     plot_update_heatmaps(as_dicts, outdir / "train_depth_update_ratio.png")
@@ -271,9 +280,12 @@ def training_section(outdir: Path, progress: bool = True) -> str:
     acfg = TrainConfig(**QUICK_ADDING)
     lengths = (10, 20, 40)
     sweep = adding_sweep(lengths, 32, acfg, progress=progress)
+    stopped = any("interrupted" in s["status"] for s in sweep.values())
     write_result(outdir / "train_adding.json", "train",
                  {"experiment": "adding", "hidden": 32, "lengths": lengths, **asdict(acfg)},
-                 {"sweep": sweep, "solved_fraction": SOLVED_FRACTION})
+                 {"complete": not stopped, "sweep": sweep, "solved_fraction": SOLVED_FRACTION})
+    if stopped:
+        raise KeyboardInterrupt
     plot_adding_sweep(sweep, outdir / "train_adding.png", SOLVED_FRACTION)
     return "\n".join([
         "## Training consequences", "",
@@ -301,8 +313,14 @@ def write_report(outdir, progress: bool = True,
     parts = [head]
     summary = outdir / "summary.md"
     t0 = time.perf_counter()
-    for section in SECTIONS if sections is None else sections:
-        parts.append(section(outdir, progress))
-        write_text_atomic(summary, "\n".join(parts)
-                           + f"\nWall time so far: {time.perf_counter() - t0:.0f} s.\n")
+    try:
+        for section in SECTIONS if sections is None else sections:
+            parts.append(section(outdir, progress))
+            write_text_atomic(summary, "\n".join(parts)
+                               + f"\nWall time so far: {time.perf_counter() - t0:.0f} s.\n")
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: say the report is partial, then stop
+        write_text_atomic(summary, "\n".join(parts) + "\n**Interrupted** after "
+                          f"{time.perf_counter() - t0:.0f} s: a partial report (complete: "
+                          "false), the sections after the last one shown did not finish.\n")
+        raise
     return summary

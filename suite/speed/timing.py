@@ -93,7 +93,15 @@ def thread_limit(n: int) -> Iterator[None]:
 
 
 _COMPILE_SCRIPT = """
-import json, sys, time
+import ctypes, json, os, sys, time
+# Die with the parent: a Ctrl-C or SIGTERM that reaches it while this child is being
+# started leaves no handle to kill it by (Linux; PR_SET_PDEATHSIG = 1, SIGKILL).
+try:
+    ctypes.CDLL(None).prctl(1, 9)
+except (OSError, AttributeError):
+    pass
+if os.getppid() != int(sys.argv[2]):
+    sys.exit(1)
 t0 = time.perf_counter()
 import vgbench.models
 t1 = time.perf_counter()
@@ -110,8 +118,8 @@ print(json.dumps({"import_s": t1 - t0, "first_call_s": t3 - t2, "second_call_s":
 
 def _fresh_process(case_json: str, cache_dir: str) -> dict:
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    out = subprocess.run([sys.executable, "-c", _COMPILE_SCRIPT, case_json], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", _COMPILE_SCRIPT, case_json, str(os.getpid())],
+                         env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

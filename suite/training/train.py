@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from vgbench.analysis.clip import clip_by_global_norm
 from vgbench.models import LSTM, MLP, RNN
+from vgbench.models.footprint import check_fits
 from vgbench.models.validate import check_positive_int
 from vgbench.training.tasks import AddingProblem, TeacherStudent, accuracy
 
@@ -154,6 +155,7 @@ def train(model, task, config: TrainConfig = TrainConfig(), progress: bool = Fal
     names = weight_names(model)
     col = {k: i for i, k in enumerate(names)}
     S, n_w = config.steps, len(names)
+    check_fits(f"{S} steps of records", 8 * S * (2 + 2 * n_w))  # the float64 arrays below
     loss = np.full(S, np.nan)
     grad_norm = np.full((S, n_w), np.nan)
     update_ratio = np.full((S, n_w), np.nan)
