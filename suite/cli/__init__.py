@@ -16,7 +16,8 @@ import sys
 from vgbench import __version__
 from vgbench.env.blas import select_from_argv
 
-COMMANDS = ("run", "decay", "speed", "compare", "train", "memory", "grad", "info")
+COMMANDS = ("run", "decay", "speed", "compare", "train", "memory", "grad", "info",
+            "subnormal")
 
 
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -9,7 +9,7 @@ HELP = "gradient decay sweep: per-layer/step norms, fitted rates, theory, JSON a
 
 def add_arguments(parser) -> None:
     from vgbench.analysis.decay import INPUTS, TOPS
-    from vgbench.cli.options import IntList
+    from vgbench.cli.options import IntList, add_denormals
     from vgbench.kernels.activations import ACTIVATIONS
     from vgbench.models import MODELS
     from vgbench.models.init import INITS
@@ -42,12 +42,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
                         help="kernels to probe with (cuda: needs a GPU or the simulator)")
     parser.add_argument("--out", default="vgbench-decay", help="output folder")
+    add_denormals(parser)
 
 
 def run(args) -> int:
     import numpy as np
 
     from vgbench.analysis.decay import DecayConfig, sweep
+    from vgbench.cli.options import apply_denormals
     from vgbench.report import decayplots
     from vgbench.report.results import write_result
     from vgbench.report.tables import DECAY_TABLE_HEAD, decay_table_row
@@ -59,6 +61,7 @@ def run(args) -> int:
         residual=args.residual, batchnorm=args.batchnorm, clip=args.clip,
         truncate=args.truncate, seeds=args.seeds, dtype=args.dtype, top=args.top,
         inputs=args.inputs, backend=args.backend) for act in args.activation]
+    apply_denormals(args)
     out = Path(args.out)
     path = out / "decay.json"
     runs = []

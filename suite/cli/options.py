@@ -6,6 +6,8 @@ too (``--depths 4,8,16``), so scripts written either way keep working.
 
 import argparse
 
+DENORMALS = ("keep", "flush")
+
 
 class IntList(argparse.Action):
     """``nargs="+"`` integers, each token split at commas; a bad token is a usage error."""
@@ -28,3 +30,19 @@ class IntList(argparse.Action):
         if not out:
             parser.error(f"{option_string}: expected at least one integer")
         setattr(namespace, self.dest, out)
+
+
+def add_denormals(parser) -> None:
+    """``--denormals keep|flush`` (``vgbench.env.denormals``)."""
+    parser.add_argument("--denormals", default="keep", choices=DENORMALS,
+                        help="subnormal floats: keep (IEEE, the hardware default) or flush "
+                             "(FTZ/DAZ in every compute thread); recorded in every result")
+
+
+def apply_denormals(args) -> None:
+    """Set the mode ``--denormals`` asks for in every thread (a note where unsupported)."""
+    from vgbench.env.denormals import set_denormals
+
+    note = set_denormals(args.denormals)["note"]
+    if note:
+        print(f"note: {note}")

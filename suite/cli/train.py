@@ -8,7 +8,7 @@ HELP = "train a model with SGD on a synthetic task; record update ratios, dead u
 
 
 def add_arguments(parser) -> None:
-    from vgbench.cli.options import IntList
+    from vgbench.cli.options import IntList, add_denormals
     from vgbench.kernels.activations import ACTIVATIONS
     from vgbench.models.init import INITS
     from vgbench.training.tasks import TASKS
@@ -46,6 +46,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/train", help="directory for JSON and PNGs")
+    add_denormals(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -158,6 +159,9 @@ def _adding(args, progress: bool, out) -> int:
 
 
 def run(args) -> int:
+    from vgbench.cli.options import apply_denormals
+
+    apply_denormals(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     progress = not args.no_progress and sys.stderr.isatty()

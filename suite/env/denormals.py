@@ -31,7 +31,6 @@ MXCSR is read and written by Numba intrinsics emitting ``llvm.x86.sse.stmxcsr`` 
 """
 
 import contextlib
-import ctypes
 import platform
 import sys
 from collections.abc import Iterator
@@ -41,7 +40,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from vgbench.kernels.config import JIT_OPTIONS
 from vgbench.kernels.gemm import gemm
@@ -54,8 +53,6 @@ SUPPORTED = platform.machine().lower() in ("x86_64", "amd64")
 UNSUPPORTED_NOTE = (f"denormal mode unsupported on {platform.machine()}: MXCSR (FTZ/DAZ) "
                     "exists on x86-64 only; the hardware default applies")
 
-# Kernel options without cache: a cached parallel kernel is tied to its thread count.
-_PARALLEL_OPTIONS = {k: v for k, v in JIT_OPTIONS.items() if k != "cache"}
 
 
 def _mxcsr_slot(builder):
@@ -99,7 +96,7 @@ def _write(value):
     _ldmxcsr(np.int32(value))
 
 
-@njit(**_PARALLEL_OPTIONS, parallel=True)
+@njit(**JIT_OPTIONS, parallel=True)
 def _write_each_thread(set_bits, clear_bits, tids, before, after):
     """Iteration i: remember MXCSR, set/clear bits, read back; record the thread id.
     ``set_bits < 0`` restores ``before[tid]`` instead (per-thread restore)."""
@@ -166,19 +163,21 @@ def _on_every_thread(set_bits: int, clear_bits: int, before: np.ndarray | None =
 
 def _restart_openblas_pools() -> list[str]:
     """Stop and restart every loaded OpenBLAS thread pool from the calling thread (its
-    workers then inherit the caller's MXCSR); returns the libraries restarted."""
+    workers then inherit the caller's MXCSR), keeping each pool's thread limit (a restart
+    resets it); returns the libraries restarted."""
     done = []
-    for info in threadpool_info():
-        if info.get("internal_api") != "openblas":
+    for lib in ThreadpoolController().lib_controllers:
+        if lib.internal_api != "openblas":
             continue
         try:
-            lib = ctypes.CDLL(info["filepath"])
-            shutdown, init = lib.blas_thread_shutdown_, lib.blas_thread_init
-        except (OSError, AttributeError):  # a build without the entry points: left alone
+            shutdown, init = lib.dynlib.blas_thread_shutdown_, lib.dynlib.blas_thread_init
+        except AttributeError:  # a build without the entry points: left alone
             continue
+        limit = lib.num_threads
         shutdown()
         init()
-        done.append(info["filepath"])
+        lib.set_num_threads(limit)
+        done.append(lib.filepath)
     return done
 
 
