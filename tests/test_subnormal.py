@@ -72,6 +72,7 @@ def test_run_case_times_both_modes_and_counts_each():
     assert r["subnormal_fraction_keep"] > 0 and r["subnormal_fraction_flush"] == 0
     assert r["zero_fraction_flush"] > r["zero_fraction_keep"]  # flushed to 0 instead
     assert r["penalty"] == pytest.approx(r["keep_ms"] / r["flush_ms"])
+    assert r["keep_min_ms"] <= r["keep_ms"] and r["flush_min_ms"] <= r["flush_ms"]
     assert len(r["keep_samples_ns"]) >= 2 and len(r["flush_samples_ns"]) >= 2
 
 

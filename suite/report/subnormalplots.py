@@ -17,9 +17,10 @@ def _ms(v: float | None) -> str:
 
 
 def subnormal_table(data: dict, markdown: bool = False) -> str:
-    """One row per case: keep/flush medians (ms), penalty = keep / flush, each mode's
+    """One row per case: keep/flush medians (ms), penalty = keep / flush (and the same from
+    the fastest calls), each mode's
     subnormal fraction of the dL/dh (dL/dc) entries, and PyTorch's times beside."""
-    head = ["case", "thr", "keep ms", "flush ms", "penalty", "subnormal keep",
+    head = ["case", "thr", "keep ms", "flush ms", "penalty", "min-based", "subnormal keep",
             "subnormal flush", "zero keep", "torch keep ms", "torch flush ms", "torch penalty"]
     rows = []
     for r in data["records"]:
@@ -29,6 +30,7 @@ def subnormal_table(data: dict, markdown: bool = False) -> str:
         t = r.get("torch") or {}
         rows.append([f"{label} {r['dtype']}", str(r["threads"]), _ms(r["keep_ms"]),
                      _ms(r["flush_ms"]), f"{r['penalty']:.2f}x",
+                     "-" if "penalty_min" not in r else f"{r['penalty_min']:.2f}x",
                      f"{r['subnormal_fraction_keep']:.1%}",
                      f"{r['subnormal_fraction_flush']:.1%}", f"{r['zero_fraction_keep']:.1%}",
                      _ms(t.get("keep_ms")), _ms(t.get("flush_ms")),

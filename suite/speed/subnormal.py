@@ -16,12 +16,14 @@ order; ``run_sweep`` runs a list of them.  A record::
 
     {"model", "depth" (MLP) or "seq_len", "width" (MLP) or "hidden", "batch", "dtype",
      "threads", "activation", "keep_ms", "flush_ms", "penalty" (= keep_ms / flush_ms),
+     "keep_min_ms", "flush_min_ms", "penalty_min" (the same from the fastest calls),
      "subnormal_fraction_keep", "subnormal_fraction_flush", "zero_fraction_keep",
      "zero_fraction_flush", "keep_samples_ns", "flush_samples_ns",
-     "torch": {"keep_ms", "flush_ms", "penalty"} or None}
+     "torch": {the same times and penalties} or None}
 """
 
 import importlib.util
+import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -96,11 +98,13 @@ def _fractions(model, x, y, case: SubnormalCase) -> tuple[float, float]:
 
 
 def _alternate(fns: dict, blocks: int, budget_s: float, min_repeats: int) -> dict:
-    """Time ``fns[mode]`` in alternating blocks (keep, flush, keep, ...), each block in its
-    mode; returns {mode: all samples_ns in call order}."""
+    """Time ``fns[mode]`` in alternating blocks, each in its mode, the order reversed every
+    round (keep, flush, flush, keep, ...) so that a drift in load hits both modes alike;
+    returns {mode: all samples_ns in call order}."""
     samples = {m: [] for m in fns}
-    for _ in range(blocks):
-        for mode, fn in fns.items():
+    for i in range(blocks):
+        for mode in list(fns)[:: 1 if i % 2 == 0 else -1]:
+            fn = fns[mode]
             with denormals(mode):
                 samples[mode] += time_block(fn, budget_s, min_repeats).samples_ns
     return samples
@@ -138,8 +142,12 @@ def run_case(case: SubnormalCase, budget_s: float = 0.3, blocks: int = 3,
 
 
 def _summary(samples: dict) -> dict:
+    """Medians and their ratio; the minima too (on a shared machine the least disturbed
+    call of each mode is a check on the medians)."""
     keep, flush = _ms(samples["keep"]), _ms(samples["flush"])
-    return {"keep_ms": keep, "flush_ms": flush, "penalty": keep / flush}
+    kmin, fmin = min(samples["keep"]) * 1e-6, min(samples["flush"]) * 1e-6
+    return {"keep_ms": keep, "flush_ms": flush, "penalty": keep / flush,
+            "keep_min_ms": kmin, "flush_min_ms": fmin, "penalty_min": kmin / fmin}
 
 
 def sweep_config(case_list: list[SubnormalCase], budget_s: float, blocks: int,
@@ -155,7 +163,8 @@ def run_sweep(case_list: list[SubnormalCase], budget_s: float = 0.3, blocks: int
     """Every case's record into ``data["records"]`` (filled as it goes, so an interrupted
     sweep keeps what it measured); ``data["notes"]`` says what was skipped."""
     data = {} if data is None else data
-    data.update({"records": [], "notes": [], "complete": False})
+    data.update({"records": [], "notes": [], "complete": False,
+                 "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None})
     if not SUPPORTED:
         data["notes"].append(UNSUPPORTED_NOTE)
         return data
@@ -166,6 +175,7 @@ def run_sweep(case_list: list[SubnormalCase], budget_s: float = 0.3, blocks: int
                          disable=not progress):
             data["records"].append(run_case(case, budget_s, blocks, torch=torch, seed=seed))
     data["complete"] = True
+    data["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     return data
 
 
