@@ -109,3 +109,18 @@ def test_compare_flags_a_different_denormal_mode():
     assert any(d.startswith("denormals: keep -> flush")
                for d in setup_differences(doc("keep"), doc("flush")))
     assert not any("denormals" in d for d in setup_differences(doc("keep"), doc("keep")))
+
+
+@needs_x86
+def test_denormals_option_sets_the_mode_and_records_it(tmp_path):
+    from vgbench.env.denormals import current_mode, denormals
+
+    with denormals("keep"):  # the command leaves the process in its mode; restore after
+        rc = main(["decay", "--model", "rnn", "--seq-lens", "5", "--width", "4", "--batch",
+                   "2", "--seeds", "1", "--dtype", "float32", "--denormals", "flush",
+                   "--out", str(tmp_path)])
+        assert rc == 0 and current_mode() == "flush"
+    assert current_mode() == "keep"
+    doc = json.loads((tmp_path / "decay.json").read_text())
+    assert doc["machine"]["denormals"]["mode"] == "flush"
+    assert main(["speed", "--denormals", "ftz"]) == 2
