@@ -35,7 +35,7 @@ from numba import njit
 from vgbench.kernels.activations import fast_sigmoid, fast_tanh
 from vgbench.kernels.config import JIT_OPTIONS
 from vgbench.kernels.gemm import gemm
-from vgbench.kernels.reductions import norm_from_squares
+from vgbench.kernels.reductions import count_subnormal_zero, norm_from_squares
 from vgbench.kernels.rnn import (
     close_input_side,
     input_side_backward,
@@ -114,11 +114,12 @@ def gate_grads(gate, tc, c_prev, r, j, dh, dc, dG, one):
 
 @njit(**JIT_OPTIONS)
 def _carry_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
-                    cell_norms, carry_h, carry_c, dc_t, DH):
+                    cell_norms, carry_h, carry_c, dc_t, DH, counts):
     """BPTT with one summed (dh, dc) pair; for the last-state loss (any k) or no
     truncation.  GATES[t] leaves as dL/da_{t+1} (0-indexed t).  dc_t : (B, H) and
     DH : (1, B, H) scratch (the step's readout cotangent, then its total dL/dh).
-    Returns the first 0-indexed step that receives a gradient."""
+    counts: ``lstm_backward``'s, or None.  Returns the first 0-indexed step that
+    receives a gradient."""
     T, B, H = TC.shape
     one = TC.dtype.type(1)
     first = max(T - k, 0)
@@ -153,6 +154,9 @@ def _carry_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
                 ccr[j] = dc * f
         delta_norms[t] = norm_from_squares(sh, dh_t)
         cell_norms[t] = norm_from_squares(sc, dc_t)
+        if counts is not None:
+            count_subnormal_zero(dh_t, counts[t, :2])
+            count_subnormal_zero(dc_t, counts[t, 2:])
         if t > T - k:  # (h_t, c_t) before step t+1 are not detached for this loss
             gemm(gate, W_hh.T, carry_h, 0.0)
     delta_norms[:first] = 0.0
@@ -168,11 +172,11 @@ def _carry_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
 
 @njit(**JIT_OPTIONS)
 def _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
-                    cell_norms, work, work_g):
+                    cell_norms, work, work_g, counts):
     """Exact truncated BPTT of the every-step loss, one slot per loss in flight (see
     ``vgbench.kernels.rnn._slot_steps``).  GATES[t] leaves as dL/da_{t+1}.  work : (4, S, B, H) =
     current/next dh slots, current/next dc slots; work_g : (S, B, 4H) per-slot dL/da;
-    S >= k."""
+    S >= k.  counts: ``lstm_backward``'s, or None."""
     T, B, H = TC.shape
     one = TC.dtype.type(1)
     zero = TC.dtype.type(0)
@@ -209,6 +213,9 @@ def _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
                 gate_grads(gate, tc, c_prev, r, j, dh_sum, dc_sum, gate, one)
         delta_norms[t] = norm_from_squares(sh, dh_tot)
         cell_norms[t] = norm_from_squares(sc, dc_tot)
+        if counts is not None:
+            count_subnormal_zero(dh_tot, counts[t, :2])
+            count_subnormal_zero(dc_tot, counts[t, 2:])
         if m > 0:
             gemm(work_g[:m].reshape(m * B, 4 * H), W_hh.T,
                  nxt_h[1:m + 1].reshape(m * B, H), 0.0)
@@ -225,7 +232,7 @@ def _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
 @njit(**JIT_OPTIONS)
 def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_ih, dW_hh,
                   db, dW_hy, db_y, dx, dh0, dc0, delta_norms, cell_norms,
-                  weight_grad_norms, work, work_g):
+                  weight_grad_norms, work, work_g, counts=None):
     """BPTT from the readout cotangent ``dy_hat``; overwrites every output.
 
     Parameters
@@ -242,6 +249,9 @@ def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_i
     weight_grad_norms : (2,) float64, ||dW_ih||_F and ||dW_hh||_F.
     work : (4, S, B, H) and work_g : (S, B, 4H) scratch; S >= min(truncate, T) when
         truncating the every-step loss, else S >= 1 (work_g then unused).
+    counts : optional (T, 4) int64: [subnormal, exactly zero] entries of dL/dh_t, then of
+        dL/dc_t, for the steps that receive a gradient (others untouched); omitted, it
+        costs nothing.
     """
     T = x.shape[0]
     every = dy_hat.shape[0] == T
@@ -249,10 +259,11 @@ def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_i
     readout_backward(HS, dy_hat, dW_hy, db_y)
     if every and k <= T:
         _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
-                        cell_norms, work, work_g)
+                        cell_norms, work, work_g, counts)
         first = 0
     else:
         first = _carry_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
-                                cell_norms, work[0, 0], work[2, 0], work[1, 0], work[3, :1])
+                                cell_norms, work[0, 0], work[2, 0], work[1, 0], work[3, :1],
+                                counts)
     input_side_backward(x, HS, W_ih, first, T, GATES[first:], dW_ih, dW_hh, db, dx, 0.0)
     close_input_side(first, dx, dW_ih, dW_hh, weight_grad_norms)

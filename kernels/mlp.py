@@ -29,7 +29,7 @@ from numba import njit
 from vgbench.kernels.activations import activate, backprop_activation, bias_activate
 from vgbench.kernels.config import JIT_OPTIONS
 from vgbench.kernels.gemm import gemm
-from vgbench.kernels.reductions import column_sums, frobenius
+from vgbench.kernels.reductions import column_sums, count_subnormal_zero, frobenius
 
 BN_EPS = 1e-5
 
@@ -130,7 +130,7 @@ def mlp_forward(x, W_in, W_hid, W_out, b_hid, b_out, bn_gamma, bn_beta, act, res
 @njit(**JIT_OPTIONS)
 def mlp_backward(x, W_in, W_hid, W_out, bn_gamma, act, residual, batchnorm, H, Y, XHAT,
                  INV_STD, dy_hat, dW_in, dW_hid, dW_out, db_hid, db_out, dbn_gamma,
-                 dbn_beta, dx, delta_norms, weight_grad_norms, work):
+                 dbn_beta, dx, delta_norms, weight_grad_norms, work, counts=None):
     """Backward pass from the readout cotangent ``dy_hat``; overwrites every output.
 
     Parameters
@@ -145,6 +145,8 @@ def mlp_backward(x, W_in, W_hid, W_out, bn_gamma, act, residual, batchnorm, H, Y
         each hidden output, skip path included).
     weight_grad_norms : (L,) float64, ||dL/dW_l||_F for the hidden layers l = 0..L-1.
     work : (2, B, W) scratch.
+    counts : optional (L, 2) int64: [subnormal, exactly zero] entries of dL/dh_{l+1}
+        (the decay probes' underflow accounting; omitted, it costs nothing).
     """
     L = db_hid.shape[0]
     dh = work[0]
@@ -154,6 +156,8 @@ def mlp_backward(x, W_in, W_hid, W_out, bn_gamma, act, residual, batchnorm, H, Y
     gemm(dy_hat, W_out.T, dh, 0.0)
     for l in range(L - 1, -1, -1):
         delta_norms[l] = frobenius(dh)
+        if counts is not None:
+            count_subnormal_zero(dh, counts[l])
         skip = residual and l >= 1
         y_l = Y[l] if skip else H[l]
         backprop_activation(act, dh, y_l, dz)

@@ -86,3 +86,28 @@ def add_column_sums(a, out):
     for r in range(a.shape[0]):
         for j in range(a.shape[1]):
             out[j] += a[r, j]
+
+
+@njit(**JIT_OPTIONS)
+def count_subnormal_zero(a, out):
+    """out[0] = number of subnormal entries of ``a`` (float32 or float64, any shape), out[1]
+    = number of exact zeros (+-0).  Read from the bit patterns (exponent field 0, mantissa
+    nonzero or zero), not by comparison: with denormals-are-zero set a subnormal compares
+    equal to 0."""
+    af = a.ravel()
+    sub = 0
+    zero = 0
+    if af.itemsize == 4:
+        u = af.view(np.uint32)
+        for i in range(u.size):
+            m = u[i] & np.uint32(0x7FFFFFFF)
+            sub += (m != 0) & (m < np.uint32(0x00800000))
+            zero += m == 0
+    else:
+        w = af.view(np.uint64)
+        for i in range(w.size):
+            m = w[i] & np.uint64(0x7FFFFFFFFFFFFFFF)
+            sub += (m != 0) & (m < np.uint64(0x0010000000000000))
+            zero += m == 0
+    out[0] = sub
+    out[1] = zero

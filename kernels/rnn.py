@@ -45,7 +45,13 @@ from vgbench.kernels.activations import (
 )
 from vgbench.kernels.config import JIT_OPTIONS
 from vgbench.kernels.gemm import gemm
-from vgbench.kernels.reductions import add_column_sums, column_sums, frobenius, norm_from_squares
+from vgbench.kernels.reductions import (
+    add_column_sums,
+    column_sums,
+    count_subnormal_zero,
+    frobenius,
+    norm_from_squares,
+)
 
 
 @njit(**JIT_OPTIONS)
@@ -178,11 +184,11 @@ def rnn_forward(x, W_xh, W_hh, b_h, W_hy, b_y, h0, act, HS, y_hat):
 
 
 @njit(**JIT_OPTIONS)
-def _carry_steps(W_hh, act, k, T, t0, t1, HS, DZ, delta_norms, carry):
+def _carry_steps(W_hh, act, k, T, t0, t1, HS, DZ, delta_norms, carry, counts):
     """Steps t1-1 down to t0 of BPTT with one summed cotangent (the last-state loss, any
     k, or no truncation).  DZ[i] holds on entry the readout cotangent of step t0 + i and
     leaves as its dL/dz; carry (B, H) brings dL/dh from the later steps and leaves with
-    what reaches h_{t0}."""
+    what reaches h_{t0}.  counts: ``rnn_backward``'s, or None."""
     for t in range(t1 - 1, t0 - 1, -1):
         dz = DZ[t - t0]
         s = 0.0
@@ -192,20 +198,22 @@ def _carry_steps(W_hh, act, k, T, t0, t1, HS, DZ, delta_norms, carry):
                 carry[b, j] = d
                 s += np.float64(d) * np.float64(d)
         delta_norms[t] = norm_from_squares(s, carry)
+        if counts is not None:
+            count_subnormal_zero(carry, counts[t])
         backprop_activation(act, carry, HS[t + 1], dz)
         if t > T - k:  # h_t (the state before step t+1) is not detached for this loss
             gemm(dz, W_hh.T, carry, 0.0)
 
 
 @njit(**JIT_OPTIONS)
-def _slot_steps(W_hh, act, k, t0, t1, HS, DZ, delta_norms, work, n, p):
+def _slot_steps(W_hh, act, k, t0, t1, HS, DZ, delta_norms, work, n, p, counts):
     """Steps t1-1 down to t0 of the exact truncated BPTT of the every-step loss: one slot
     per loss still in flight.
 
     Slot q at (0-indexed) step t holds the cotangent of the loss at step t+q; the loss of
     step t enters as slot 0, and the one of step t+k-1 stops at step t.  DZ as in
     ``_carry_steps``; work : (2, S, B, H), S >= k: work[p] holds the n slots in flight on
-    entry.  Returns (n, p) for the next chunk.
+    entry.  counts: ``rnn_backward``'s, or None.  Returns (n, p) for the next chunk.
     """
     B, H = DZ.shape[1], DZ.shape[2]
     cur = work[p]
@@ -230,6 +238,8 @@ def _slot_steps(W_hh, act, k, t0, t1, HS, DZ, delta_norms, work, n, p):
                 s += np.float64(d) * np.float64(d)
                 dz[b, j] = d * fp
         delta_norms[t] = norm_from_squares(s, total)
+        if counts is not None:
+            count_subnormal_zero(total, counts[t])
         m = min(n, k - 1)
         if m > 0:
             gemm(cur[:m].reshape(m * B, H), W_hh.T, nxt[1:m + 1].reshape(m * B, H), 0.0)
@@ -241,7 +251,7 @@ def _slot_steps(W_hh, act, k, t0, t1, HS, DZ, delta_norms, work, n, p):
 
 @njit(**JIT_OPTIONS)
 def rnn_backward(x, W_xh, W_hh, W_hy, act, truncate, HS, dy_hat, dW_xh, dW_hh, db_h, dW_hy,
-                 db_y, dx, dh0, delta_norms, weight_grad_norms, DZ, work):
+                 db_y, dx, dh0, delta_norms, weight_grad_norms, DZ, work, counts=None):
     """BPTT from the readout cotangent ``dy_hat``; overwrites every output.
 
     Parameters
@@ -260,6 +270,8 @@ def rnn_backward(x, W_xh, W_hh, W_hy, act, truncate, HS, dy_hat, dW_xh, dW_hh, d
     DZ : (C, B, H) scratch, C >= 1 steps per chunk (module docstring).
     work : (2, S, B, H) scratch; S >= min(truncate, T) when truncating the every-step
         loss, else S >= 1.
+    counts : optional (T, 2) int64: [subnormal, exactly zero] entries of dL/dh_t, filled
+        for the steps that receive a gradient (others untouched); omitted, it costs nothing.
     """
     T = x.shape[0]
     C = DZ.shape[0]
@@ -276,9 +288,10 @@ def rnn_backward(x, W_xh, W_hh, W_hy, act, truncate, HS, dy_hat, dW_xh, dW_hh, d
         t0 = max(t1 - C, first)
         readout_cotangents(dy_hat, W_hy, T, t0, t1, DZ)
         if slots:
-            n, p = _slot_steps(W_hh, act, k, t0, t1, HS, DZ, delta_norms, work, n, p)
+            n, p = _slot_steps(W_hh, act, k, t0, t1, HS, DZ, delta_norms, work, n, p,
+                               counts)
         else:
-            _carry_steps(W_hh, act, k, T, t0, t1, HS, DZ, delta_norms, carry)
+            _carry_steps(W_hh, act, k, T, t0, t1, HS, DZ, delta_norms, carry, counts)
         input_side_backward(x, HS, W_xh, t0, t1, DZ, dW_xh, dW_hh, db_h, dx,
                             0.0 if t1 == T else 1.0)
         t1 = t0

@@ -6,6 +6,11 @@ t = 1..T), ||dL/dW_l||_F, and what went wrong: the first layer or step (in backw
 i.e. counted down from the top) whose gradient norm overflowed to Inf/NaN or vanished to
 exactly 0, the first layer whose forward activations overflowed, and the fraction of dead
 units per layer (f'(z) = 0 for every example in the batch: ReLU units stuck below zero).
+On the CPU backend it also counts, per layer or step, the fraction of entries of dL/dh
+(and dL/dc for the LSTM) that are subnormal and that are exactly zero (counted inside the
+backward kernels from the bit patterns: a float32 gradient vanishes through the subnormal
+range, where x86 arithmetic is slow, before it reaches 0), and the first layer/step (from
+the top) with a subnormal entry.
 
 A sweep repeats the probe over several sizes and seeds and summarises each size in log
 space: geometric-mean curves with their log10 spread over seeds, and a least-squares fit
@@ -155,7 +160,7 @@ def probe(config: DecayConfig, size: int, seed: int,
             x = rng.standard_normal((B, in_dim)).astype(dt)
     else:
         x = rng.standard_normal((size, B, in_dim)).astype(dt)
-    kwargs = {"backend": config.backend}
+    kwargs = {"backend": config.backend, "count_subnormal": True}
     if config.model != "mlp" and config.truncate is not None:
         kwargs["truncate"] = config.truncate
     with np.errstate(all="ignore"):
@@ -173,9 +178,12 @@ def probe(config: DecayConfig, size: int, seed: int,
         "zero_is_underflow": _zero_is_underflow(curve, config.dtype),
         "output_finite": bool(np.isfinite(r.output).all()),
         "grad_norm": global_norm(r.grads),
+        "dtype": config.dtype,
     }
     if r.cell_norms is not None:
         out["cell_curve"] = np.asarray(r.cell_norms, dtype=np.float64)
+    if r.subnormal_counts is not None:
+        out.update(_underflow_counts(r.subnormal_counts, x.shape[-2] * config.width))
     if config.model == "mlp":
         acts = model.activations(x)
         finite = np.isfinite(acts).all(axis=(1, 2))
@@ -189,6 +197,19 @@ def probe(config: DecayConfig, size: int, seed: int,
     if config.clip is not None:
         clipped, _ = clip_by_global_norm(r.grads, config.clip, error_if_nonfinite=False)
         out["clipped_norm"] = global_norm(clipped)
+    return out
+
+
+def _underflow_counts(counts: np.ndarray, entries: int) -> dict:
+    """Per layer/step fractions of subnormal and of exactly-zero entries of dL/dh (and of
+    dL/dc: columns 2, 3 of an LSTM's counts) out of ``entries`` = B * width each, and the
+    first layer/step from the top with a subnormal entry of dL/dh (or dL/dc)."""
+    frac = counts / float(entries)
+    out = {"subnormal_fraction": frac[:, 0], "zero_fraction": frac[:, 1],
+           "first_subnormal": first_from_top(counts[:, 0::2].sum(axis=1) > 0)}
+    if counts.shape[1] == 4:
+        out["cell_subnormal_fraction"] = frac[:, 2]
+        out["cell_zero_fraction"] = frac[:, 3]
     return out
 
 
@@ -290,6 +311,13 @@ def aggregate_seeds(size: int, probes: list[dict],
     }
     if "cell_curve" in probes[0]:
         s["cell_curve_geomean"] = geomean_curve(np.array([p["cell_curve"] for p in probes]))[0]
+    if "subnormal_fraction" in probes[0]:
+        s["dtype"] = probes[0]["dtype"]
+        s["first_subnormal"] = _topmost([p["first_subnormal"] for p in probes])
+        for key in ("subnormal_fraction", "zero_fraction", "cell_subnormal_fraction",
+                    "cell_zero_fraction"):
+            if key in probes[0]:
+                s[key] = np.mean([p[key] for p in probes], axis=0)
     if "dead_fraction" in probes[0]:
         s["dead_fraction"] = np.mean([p["dead_fraction"] for p in probes], axis=0)
         fwd = [p["forward_first_nonfinite"] for p in probes]

@@ -22,6 +22,7 @@ class MLPCall:
     x: np.ndarray  # (B, I)
     y: np.ndarray | None  # (B, O) MSE targets, or None with a cotangent
     cotangent: np.ndarray | None  # (B, O) injected dL/dy_hat, or None
+    count_subnormal: bool = False  # fill Gradients.counts (CPU backend only)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class RecurrentCall:
     c0: np.ndarray | None  # (B, H) for the LSTM, None for the RNN
     out_dim: int  # O
     every: bool  # a readout (and loss) at every step, else at the last one
+    count_subnormal: bool = False  # fill Gradients.counts (CPU backend only)
 
     @property
     def slots(self) -> int:
@@ -61,3 +63,6 @@ class Gradients:
     cell_norms: np.ndarray | None = None  # (T,) LSTM
     dh0: np.ndarray | None = None  # (B, H) recurrent
     dc0: np.ndarray | None = None  # (B, H) LSTM
+    # (L, 2) / (T, 2) int64 [subnormal, zero] entries of dL/dh per layer or step, (T, 4)
+    # with dL/dc's for the LSTM; only when the call asked (count_subnormal), else None
+    counts: np.ndarray | None = None

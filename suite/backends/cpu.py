@@ -68,10 +68,12 @@ def _run_mlp(call: MLPCall, cache: dict) -> Gradients:
     delta_norms = np.empty(L)
     weight_grad_norms = np.empty(L)
     W_in, W_hid, W_out, _, _, bn_gamma, _ = call.params
+    counts = np.zeros((L, 2), np.int64) if call.count_subnormal else None
+    extra = () if counts is None else (counts,)  # omitted: compiled without counting
     mlp_backward(x, W_in, W_hid, W_out, bn_gamma, call.act, call.residual, call.batchnorm,
                  ws["H"], ws["Y"], ws["XHAT"], ws["INV_STD"], dy_hat, *grads, dx,
-                 delta_norms, weight_grad_norms, ws["work"])
-    return Gradients(loss, grads, dx, delta_norms, weight_grad_norms, y_hat)
+                 delta_norms, weight_grad_norms, ws["work"], *extra)
+    return Gradients(loss, grads, dx, delta_norms, weight_grad_norms, y_hat, counts=counts)
 
 
 def recurrent_workspace(cell: str, hidden: int, dtype, T: int, B: int, slots: int,
@@ -121,18 +123,23 @@ def _run_recurrent(call: RecurrentCall, cache: dict) -> Gradients:
     dh0 = np.empty_like(call.h0)
     delta_norms = np.empty(T)
     weight_grad_norms = np.empty(2)
+    n_counts = 2 if call.cell == "rnn" else 4
+    counts = np.zeros((T, n_counts), np.int64) if call.count_subnormal else None
+    extra = () if counts is None else (counts,)  # omitted: compiled without counting
     if call.cell == "rnn":
         rnn_backward(x, p["W_xh"], p["W_hh"], p["W_hy"], call.act, call.truncate, ws["HS"],
                      dy_hat, g["W_xh"], g["W_hh"], g["b_h"], g["W_hy"], g["b_y"], dx, dh0,
-                     delta_norms, weight_grad_norms, ws["DZ"], ws["work"])
-        return Gradients(loss, g, dx, delta_norms, weight_grad_norms, y_hat, dh0=dh0)
+                     delta_norms, weight_grad_norms, ws["DZ"], ws["work"], *extra)
+        return Gradients(loss, g, dx, delta_norms, weight_grad_norms, y_hat, dh0=dh0,
+                         counts=counts)
     dc0 = np.empty_like(call.c0)
     cell_norms = np.empty(T)
     lstm_backward(x, p["W_ih"], p["W_hh"], p["W_hy"], call.truncate, ws["HS"], ws["CS"],
                   ws["GATES"], ws["TC"], dy_hat, g["W_ih"], g["W_hh"], g["b"], g["W_hy"],
                   g["b_y"], dx, dh0, dc0, delta_norms, cell_norms, weight_grad_norms,
-                  ws["work"], ws["work_g"])
-    return Gradients(loss, g, dx, delta_norms, weight_grad_norms, y_hat, cell_norms, dh0, dc0)
+                  ws["work"], ws["work_g"], *extra)
+    return Gradients(loss, g, dx, delta_norms, weight_grad_norms, y_hat, cell_norms, dh0, dc0,
+                     counts)
 
 
 def run(call: MLPCall | RecurrentCall, cache: dict) -> Gradients:

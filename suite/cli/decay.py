@@ -8,7 +8,7 @@ HELP = "gradient decay sweep: per-layer/step norms, fitted rates, theory, JSON a
 
 def add_arguments(parser) -> None:
     from vgbench.analysis.decay import INPUTS, TOPS
-    from vgbench.cli.options import IntList, nonneg, positive, positive_int
+    from vgbench.cli.options import IntList, add_denormals, nonneg, positive, positive_int
     from vgbench.kernels.activations import ACTIVATIONS
     from vgbench.models import MODELS
     from vgbench.models.init import INITS
@@ -41,6 +41,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
                         help="kernels to probe with (cuda: needs a GPU or the simulator)")
     parser.add_argument("--out", default="vgbench-decay", help="output folder")
+    add_denormals(parser)
 
 
 def run(args) -> int:
@@ -48,6 +49,7 @@ def run(args) -> int:
 
     from vgbench.analysis.decay import DecayConfig, sweep
     from vgbench.cli.guard import check_output_path, save_or_rescue
+    from vgbench.cli.options import apply_denormals
     from vgbench.report import decayplots
     from vgbench.report.results import write_result
     from vgbench.report.tables import DECAY_TABLE_HEAD, decay_table_row
@@ -59,6 +61,7 @@ def run(args) -> int:
         residual=args.residual, batchnorm=args.batchnorm, clip=args.clip,
         truncate=args.truncate, seeds=args.seeds, dtype=args.dtype, top=args.top,
         inputs=args.inputs, backend=args.backend) for act in args.activation]
+    apply_denormals(args)
     out = check_output_path(args.out, "dir")
     meta = {"runs": [c.as_dict() for c in configs]}
     runs = []

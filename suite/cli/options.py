@@ -53,6 +53,8 @@ positive = number(0, low_open=True)  # learning rates, clip thresholds
 fraction = number(0, 1, high_open=True)  # momentum
 factor = number(1)  # ratios such as compare's threshold
 
+DENORMALS = ("keep", "flush")
+
 
 class IntList(argparse.Action):
     """``nargs="+"`` integers >= ``minimum`` (default 1: sizes), each token split at commas;
@@ -80,3 +82,19 @@ class IntList(argparse.Action):
         if not out:
             parser.error(f"{option_string}: expected at least one integer")
         setattr(namespace, self.dest, out)
+
+
+def add_denormals(parser) -> None:
+    """``--denormals keep|flush`` (``vgbench.env.denormals``)."""
+    parser.add_argument("--denormals", default="keep", choices=DENORMALS,
+                        help="subnormal floats: keep (IEEE, the hardware default) or flush "
+                             "(FTZ/DAZ in every compute thread); recorded in every result")
+
+
+def apply_denormals(args) -> None:
+    """Set the mode ``--denormals`` asks for in every thread (a note where unsupported)."""
+    from vgbench.env.denormals import set_denormals
+
+    note = set_denormals(args.denormals)["note"]
+    if note:
+        print(f"note: {note}")

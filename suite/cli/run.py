@@ -12,15 +12,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
                         help="kernels for the decay probes (speed and training stay on CPU)")
+    from vgbench.cli.options import add_denormals
+
+    add_denormals(parser)
 
 
 def run(args) -> int:
     from functools import partial
 
     from vgbench.cli.guard import check_output_path
+    from vgbench.cli.options import apply_denormals
     from vgbench.report.summary import SECTIONS, decay_section, write_report
 
     check_output_path(args.out, "dir")
+    apply_denormals(args)
     sections = [partial(decay_section, backend=args.backend) if s is decay_section else s
                 for s in SECTIONS]
     t0 = time.perf_counter()

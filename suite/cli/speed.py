@@ -10,7 +10,7 @@ HELP = "time forward+backward of MLP/RNN/LSTM against NumPy, PyTorch, JAX; GEMM 
 
 
 def add_arguments(parser) -> None:
-    from vgbench.cli.options import IntList, nonneg, nonneg_int, positive_int
+    from vgbench.cli.options import IntList, add_denormals, nonneg, nonneg_int, positive_int
     from vgbench.env.blas import CORETYPES
     from vgbench.models import MODELS
     from vgbench.speed.baselines import IMPLS
@@ -49,6 +49,7 @@ def add_arguments(parser) -> None:
                         help="result JSON (default results/speed-<host>-<time>.json)")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
     parser.add_argument("--no-progress", action="store_true")
+    add_denormals(parser)
 
 
 def cases_from_args(args) -> list:
@@ -95,6 +96,7 @@ def _check_cases(cases, threads) -> None:
 
 def run(args) -> int:
     from vgbench.cli.guard import check_output_path, save_or_rescue
+    from vgbench.cli.options import apply_denormals
     from vgbench.env.blas import canonical, select_coretype, selection
     from vgbench.report.results import write_result
     from vgbench.report.tables import ceiling_summary, format_table
@@ -111,6 +113,7 @@ def run(args) -> int:
             print("note: forward alone has no CUDA path; timing fwd_bwd only")
             args.passes = ["fwd_bwd"]
     cases = cases_from_args(args)
+    apply_denormals(args)
     threads = args.threads or default_threads()
     out = check_output_path(args.out or f"results/speed-{platform.node()}-"
                             f"{time.strftime('%Y%m%d-%H%M%S')}.json", "file")

@@ -7,7 +7,15 @@ HELP = "train a model with SGD on a synthetic task; record update ratios, dead u
 
 
 def add_arguments(parser) -> None:
-    from vgbench.cli.options import IntList, fraction, nonneg, nonneg_int, positive, positive_int
+    from vgbench.cli.options import (
+        IntList,
+        add_denormals,
+        fraction,
+        nonneg,
+        nonneg_int,
+        positive,
+        positive_int,
+    )
     from vgbench.kernels.activations import ACTIVATIONS
     from vgbench.models.init import INITS
     from vgbench.training.tasks import TASKS
@@ -46,6 +54,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     parser.add_argument("--seed", type=nonneg_int, default=0)
     parser.add_argument("--out", default="results/train", help="directory for JSON and PNGs")
+    add_denormals(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -175,7 +184,9 @@ def _done(interrupted: bool) -> int:
 
 def run(args) -> int:
     from vgbench.cli.guard import check_output_path
+    from vgbench.cli.options import apply_denormals
 
+    apply_denormals(args)
     out = check_output_path(args.out, "dir")  # created by the first file written
     progress = not args.no_progress and sys.stderr.isatty()
     return {"single": _single, "depth": _depth, "adding": _adding}[args.experiment](

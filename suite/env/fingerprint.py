@@ -14,6 +14,7 @@ import scipy
 from vgbench.backends import cuda_available
 from vgbench.env.blas import blas_info, older_kernel_warnings, selection
 from vgbench.env.cpu import SIMD_FLAGS, caches, cpu_vendor, cpuinfo, ram_bytes
+from vgbench.env.denormals import fingerprint_entry as denormals_entry
 from vgbench.env.threading_probe import touch_parallel
 from vgbench.kernels import gemm
 
@@ -74,6 +75,7 @@ def fingerprint() -> dict:
         "blas_coretype": selection(),
         "kernel_gemm": {"backend": gemm.BACKEND, "library": gemm.LIBRARY},
         "cuda_device": _cuda_device(),
+        "denormals": denormals_entry(),
     }
 
 

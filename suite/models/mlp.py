@@ -1,5 +1,7 @@
 """``MLP``: a deep fully connected network over the kernels of ``vgbench.kernels.mlp``."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from vgbench import backends
@@ -141,7 +143,8 @@ class MLP:
         return cpu.mlp_forward_only(call, self.workspaces)
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray | None, backend: str = "cpu", *,
-                       cotangent: np.ndarray | None = None) -> GradResult:
+                       cotangent: np.ndarray | None = None,
+                       count_subnormal: bool = False) -> GradResult:
         """Forward and backward pass on a batch.
 
         x : (B, in_dim); y : (B, out_dim) targets of L = 0.5 / B * sum((y_hat - y)^2).
@@ -149,12 +152,15 @@ class MLP:
         cotangent : optional (B, out_dim) dL/dy_hat injected instead of the MSE gradient
             (an independent random cotangent for theory comparisons); L is then
             <cotangent, y_hat> and y may be None.
+        count_subnormal : also count subnormal and zero entries of each dL/dh_l
+            (``GradResult.subnormal_counts``; CPU backend).
         """
         run = backends.get(backend).run
-        g = run(self.prepare(x, y, cotangent=cotangent), self.workspaces)
+        call = replace(self.prepare(x, y, cotangent=cotangent), count_subnormal=count_subnormal)
+        g = run(call, self.workspaces)
         return GradResult(loss=g.loss, grads=self.name_params(g.grads), grad_input=g.dx,
                           delta_norms=g.delta_norms, weight_grad_norms=g.weight_grad_norms,
-                          output=g.y_hat)
+                          output=g.y_hat, subnormal_counts=g.counts)
 
     def __repr__(self) -> str:
         return (f"MLP(in_dim={self.in_dim}, width={self.width}, depth={self.depth}, "

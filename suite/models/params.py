@@ -62,6 +62,9 @@ class GradResult:
     cell_norms : (T,) float64 ||dL/dc_t|| per step for the LSTM, else None.
     grad_h0 : dL/dh0 (recurrent models), else None.
     grad_c0 : dL/dc0 (LSTM), else None.
+    subnormal_counts : with ``count_subnormal=True`` (CPU backend), int64 counts of the
+        [subnormal, exactly zero] entries of dL/dh per layer (L, 2) or step (T, 2); the
+        LSTM adds dL/dc_t's (T, 4).  Else None.
     """
 
     loss: float
@@ -73,3 +76,4 @@ class GradResult:
     cell_norms: np.ndarray | None = None
     grad_h0: np.ndarray | None = None
     grad_c0: np.ndarray | None = None
+    subnormal_counts: np.ndarray | None = None

@@ -7,6 +7,8 @@ targets (T, B, out_dim), per-step MSE losses summed), and support truncated BPTT
 c_{s-k}) were detached).  Re-exported by ``vgbench.models``.
 """
 
+from dataclasses import replace
+
 import numpy as np
 
 from vgbench import backends
@@ -113,7 +115,8 @@ class _Recurrent:
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray | None, truncate: int | None = None,
                        loss_at: str = "last", backend: str = "cpu", *,
                        h0: np.ndarray | None = None, c0: np.ndarray | None = None,
-                       cotangent: np.ndarray | None = None) -> GradResult:
+                       cotangent: np.ndarray | None = None,
+                       count_subnormal: bool = False) -> GradResult:
         """Forward pass and (truncated) BPTT on a batch of sequences.
 
         x : (T, B, in_dim); y : (B, out_dim) for ``loss_at="last"`` or (T, B, out_dim) for
@@ -123,14 +126,18 @@ class _Recurrent:
         h0 : (B, hidden) initial state, zeros by default; c0 likewise (LSTM only).
         cotangent : dL/dy_hat shaped like y, injected instead of the MSE gradient (L is
             then <cotangent, y_hat> and y may be None).
+        count_subnormal : also count subnormal and zero entries of each dL/dh_t (and
+            dL/dc_t) (``GradResult.subnormal_counts``; CPU backend).
         """
         run = backends.get(backend).run
         call = self.prepare(x, y, truncate, loss_at, h0=h0, c0=c0, cotangent=cotangent)
+        call = replace(call, count_subnormal=count_subnormal)
         g = run(call, self.workspaces)
         return GradResult(loss=g.loss, grads=g.grads, grad_input=g.dx,
                           delta_norms=g.delta_norms, weight_grad_norms=g.weight_grad_norms,
                           output=g.y_hat if call.every else g.y_hat[0],
-                          cell_norms=g.cell_norms, grad_h0=g.dh0, grad_c0=g.dc0)
+                          cell_norms=g.cell_norms, grad_h0=g.dh0, grad_c0=g.dc0,
+                          subnormal_counts=g.counts)
 
 
 class RNN(_Recurrent):

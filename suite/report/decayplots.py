@@ -14,7 +14,8 @@ from vgbench.report.plotting import pyplot, save_figure
 
 def plot_curves(runs: list[tuple[str, dict]], path, xlabel: str = "layer l") -> Path:
     """One panel per run: geometric-mean ||dL/dh|| (log scale) against layer or step,
-    one line per depth / length, with the log10 spread over seeds shaded."""
+    one line per depth / length, with the log10 spread over seeds shaded; dots mark the
+    layers/steps where some entries of dL/dh were subnormal."""
     plt = pyplot()
     n = len(runs)
     cols = min(n, 4)
@@ -29,6 +30,10 @@ def plot_curves(runs: list[tuple[str, dict]], path, xlabel: str = "layer l") -> 
             (line,) = ax.semilogy(x, c, lw=1.2, label=str(s["size"]))
             ax.fill_between(x, c / 10 ** sd, c * 10 ** sd, color=line.get_color(), alpha=0.15,
                             lw=0)
+            sub = np.asarray(s.get("subnormal_fraction", []), dtype=float) > 0
+            if sub.any():
+                ax.semilogy(x[sub], c[sub], ls="none", marker=".", ms=3,
+                            color=line.get_color())
         ax.set_title(label, fontsize=8)
         ax.set_xlabel(xlabel, fontsize=8)
         ax.tick_params(labelsize=7)
@@ -37,7 +42,8 @@ def plot_curves(runs: list[tuple[str, dict]], path, xlabel: str = "layer l") -> 
         ax.axis("off")
     axes[0, 0].set_ylabel("||dL/dh|| (geometric mean)", fontsize=8)
     axes[0, 0].legend(title="size", fontsize=6, title_fontsize=6)
-    fig.suptitle("gradient norm per layer / step (top = readout side)", fontsize=10)
+    fig.suptitle("gradient norm per layer / step (top = readout side; dots: subnormal "
+                 "entries)", fontsize=10)
     return save_figure(fig, path)
 
 

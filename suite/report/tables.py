@@ -79,7 +79,10 @@ def decay_verdict(s: dict, unit: str = "layer") -> str:
         notes.append(f"forward overflow at layer {s['forward_first_nonfinite']}")
     if s["first_nonfinite"] is not None:
         notes.append(f"gradient Inf/NaN from {unit} {s['first_nonfinite']} down")
-    if s["first_zero"] is not None:
+    underflow = _subnormal_clause(s, unit)
+    if underflow:
+        notes.append(underflow)
+    elif s["first_zero"] is not None:
         what = ("norm below float range (underflow)" if s["zero_is_underflow"]
                 else "gradient exactly 0")
         notes.append(f"{what} from {unit} {s['first_zero']} down")
@@ -93,6 +96,17 @@ def decay_verdict(s: dict, unit: str = "layer") -> str:
     if math.isfinite(r) and r > 0:
         notes.insert(0, "vanishing" if r < 1e-3 else "exploding" if r > 1e3 else "stable")
     return "; ".join(notes)
+
+
+def _subnormal_clause(s: dict, unit: str) -> str:
+    """"float32 underflow: subnormal from step k, zero from j" when the probes counted
+    subnormal gradient entries (k, j counted from the top as the other diagnostics), else
+    ""."""
+    if s.get("first_subnormal") is None:
+        return ""
+    zero = "" if s["first_zero"] is None else f", zero from {unit} {s['first_zero']}"
+    return (f"{s.get('dtype', 'float')} underflow: subnormal from {unit} "
+            f"{s['first_subnormal']}{zero}")
 
 
 def _rho(s: dict) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vgbench.env.denormals import current_mode
 from vgbench.kernels.activations import ELU_ALPHA, LEAKY_SLOPE
 from vgbench.models import LSTM, MLP, MODELS, RNN
 from vgbench.models.validate import check_choice, check_dtype, check_positive_int
@@ -201,6 +202,9 @@ def _torch_net(case: Case, p: dict):
 
 def _torch_runner(case: Case, p: dict, x, y) -> Runner:
     import torch
+
+    # The same denormal mode as vgbench's threads (torch may load after it was set).
+    torch.set_flush_denormal(current_mode() == "flush")
 
     net, run = _torch_net(case, p)
     xt = torch.from_numpy(x.copy()).requires_grad_()

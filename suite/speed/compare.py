@@ -124,6 +124,10 @@ def setup_differences(base: dict, new: dict) -> list[str]:
     if (cb.get("mode"), cb.get("coretype")) != (cn.get("mode"), cn.get("coretype")):
         out.append(f"BLAS core-type choice: {cb.get('mode')}/{cb.get('coretype') or 'detected'}"
                    f" -> {cn.get('mode')}/{cn.get('coretype') or 'detected'}")
+    modes = [(m.get("denormals") or {}).get("mode", "not recorded") for m in (mb, mn)]
+    if modes[0] != modes[1]:
+        out.append(f"denormals: {modes[0]} -> {modes[1]} (flush-to-zero changes the speed of "
+                   "nets whose gradients reach the subnormal range)")
     loads = [d["data"].get("loadavg_start") for d in (base, new)]
     if all(loads) and max(loads[0][0], loads[1][0]) > 0.5 * (mn.get("num_cpu") or 1):
         out.append(f"load average at start: {loads[0][0]:.1f} -> {loads[1][0]:.1f} "
