@@ -16,7 +16,7 @@ import sys
 from vgbench import __version__
 from vgbench.env.blas import select_from_argv
 
-COMMANDS = ("run", "decay", "speed", "compare", "train", "memory", "grad", "info")
+COMMANDS = ("run", "decay", "phase", "speed", "compare", "train", "memory", "grad", "info")
 
 
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):

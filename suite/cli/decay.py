@@ -9,6 +9,7 @@ HELP = "gradient decay sweep: per-layer/step norms, fitted rates, theory, JSON a
 
 def add_arguments(parser) -> None:
     from vgbench.analysis.decay import INPUTS, TOPS
+    from vgbench.cli.cluster_options import add_scheduler_argument
     from vgbench.cli.options import IntList
     from vgbench.kernels.activations import ACTIVATIONS
     from vgbench.models import MODELS
@@ -42,12 +43,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
                         help="kernels to probe with (cuda: needs a GPU or the simulator)")
     parser.add_argument("--out", default="vgbench-decay", help="output folder")
+    add_scheduler_argument(parser)
 
 
 def run(args) -> int:
     import numpy as np
 
     from vgbench.analysis.decay import DecayConfig, sweep
+    from vgbench.cluster.tasks import session
     from vgbench.report import decayplots
     from vgbench.report.results import write_result
     from vgbench.report.tables import DECAY_TABLE_HEAD, decay_table_row
@@ -62,16 +65,25 @@ def run(args) -> int:
     out = Path(args.out)
     path = out / "decay.json"
     runs = []
-    progress = sys.stderr.isatty()
-    for cfg in configs:
-        label = f"{cfg.model} {cfg.activation}"
-        done = list(runs)
+    progress = sys.stderr.isatty() or args.scheduler is not None
+    saved = {"runs": []}
 
-        def save(partial, label=label, done=done):
-            write_result(path, "decay", {"runs": [c.as_dict() for c in configs]},
-                         {"runs": done + [{"label": label, **partial}]})
+    def save(partial, label, done):
+        saved["runs"] = done + [{"label": label, **partial}]
+        write_result(path, "decay", {"runs": [c.as_dict() for c in configs]}, saved)
 
-        runs.append({"label": label, **sweep(cfg, progress=progress, on_size=save)})
+    try:
+        with session(args.scheduler) as scheduler:
+            for cfg in configs:
+                label = f"{cfg.model} {cfg.activation}"
+                data = sweep(cfg, progress=progress, scheduler=scheduler,
+                             on_size=lambda p, label=label, done=list(runs): save(p, label, done))
+                runs.append({"label": label, **data})
+    except KeyboardInterrupt:
+        write_result(path, "decay", {"runs": [c.as_dict() for c in configs]},
+                     {**saved, "interrupted": True})
+        print(f"partial results written to {path}", file=sys.stderr)
+        raise
     write_result(path, "decay", {"runs": [c.as_dict() for c in configs]}, {"runs": runs})
 
     pairs = [(r["label"], r) for r in runs]

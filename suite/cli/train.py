@@ -8,6 +8,7 @@ HELP = "train a model with SGD on a synthetic task; record update ratios, dead u
 
 
 def add_arguments(parser) -> None:
+    from vgbench.cli.cluster_options import add_scheduler_argument
     from vgbench.cli.options import IntList
     from vgbench.kernels.activations import ACTIVATIONS
     from vgbench.models.init import INITS
@@ -47,6 +48,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/train", help="directory for JSON and PNGs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_scheduler_argument(parser)
 
 
 def _config(args, recurrent: bool):
@@ -119,13 +121,20 @@ def _depth(args, progress: bool, out) -> int:
     config = _config(args, recurrent=False)
     meta = {"experiment": "depth", "depth": args.depth, "width": args.width, **asdict(config)}
 
-    def save(results):
+    saved = {}
+
+    def save(results, **marks):
+        saved.update(results)
         write_result(out / "train_depth.json", "train", meta,
                      {"runs": {k: r.to_dict() for k, r in results.items()},
-                      "summary": depth_summary(results)})
+                      "summary": depth_summary(results), **marks})
 
-    results = depth_comparison(args.depth, args.width, config, args.dtype, args.seed,
-                               progress, on_run=save)
+    try:
+        results = depth_comparison(args.depth, args.width, config, args.dtype, args.seed,
+                                   progress, on_run=save, scheduler=args.scheduler)
+    except KeyboardInterrupt:
+        save(saved, interrupted=True)
+        raise
     runs = {k: r.to_dict() for k, r in results.items()}
     plot_loss_curves(runs, out / "train_depth_loss.png", f"teacher-student, depth {args.depth}")
     plot_update_heatmaps(runs, out / "train_depth_update_ratio.png")
@@ -144,12 +153,19 @@ def _adding(args, progress: bool, out) -> int:
     config = _config(args, recurrent=True)
     meta = {"experiment": "adding", "hidden": args.width, "lengths": lengths, **asdict(config)}
 
-    def save(sweep):
-        write_result(out / "train_adding.json", "train", meta,
-                     {"sweep": sweep, "solved_fraction": SOLVED_FRACTION})
+    saved = {}
 
-    sweep = adding_sweep(lengths, args.width, config, args.dtype, args.seed, progress,
-                         on_run=save)
+    def save(sweep, **marks):
+        saved.update(sweep)
+        write_result(out / "train_adding.json", "train", meta,
+                     {"sweep": sweep, "solved_fraction": SOLVED_FRACTION, **marks})
+
+    try:
+        sweep = adding_sweep(lengths, args.width, config, args.dtype, args.seed, progress,
+                             on_run=save, scheduler=args.scheduler)
+    except KeyboardInterrupt:
+        save(saved, interrupted=True)
+        raise
     plot_adding_sweep(sweep, out / "train_adding.png", SOLVED_FRACTION)
     print(adding_markdown(sweep))
     print(f"solved = held-out MSE < {SOLVED_FRACTION} x baseline 1/6 after {config.steps} steps")
@@ -158,8 +174,11 @@ def _adding(args, progress: bool, out) -> int:
 
 
 def run(args) -> int:
+    if args.scheduler is not None and args.experiment == "single":
+        raise ValueError("--scheduler applies to --experiment depth and adding (one run "
+                         "has nothing to distribute)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    progress = not args.no_progress and sys.stderr.isatty()
+    progress = not args.no_progress and (sys.stderr.isatty() or args.scheduler is not None)
     return {"single": _single, "depth": _depth, "adding": _adding}[args.experiment](
         args, progress, out)
