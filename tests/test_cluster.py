@@ -126,3 +126,59 @@ def test_phase_ctrl_c_writes_the_finished_probes_marked_interrupted(monkeypatch,
     cases = doc["data"]["cases"]
     assert [(c["sigma_w"], c["seed"]) for c in cases] == [(0.9, 0), (0.9, 1)]
     assert doc["data"]["tanh"]["seeds"] == [[2, 0]]
+
+
+def test_phase_command_writes_json_table_and_heatmap_near_mean_field(tmp_path, capsys):
+    out = tmp_path / "phase"
+    argv = ["phase", "--sigma-w", "0.7", "1.6", "--sigma-b", "0", "0.2", "--relu-sigma-w",
+            "1.2", "1.6", "--depth", "24", "--width", "96", "--batch", "16", "--seeds", "2",
+            "--out", str(out)]
+    assert main(argv) == 0
+    data = json.loads((out / "phase.json").read_text())["data"]
+    t, r = data["tanh"], data["relu"]
+    assert np.shape(t["rho"]) == (2, 2) and len(r["rho"]) == 2
+    assert len(data["cases"]) == (4 + 2) * 2
+    # published edges: tanh at sigma_b = 0 is critical at sigma_w = 1, ReLU at sqrt(2)
+    assert data["edge"]["tanh"]["sigma_b"][0] == 0.0
+    assert data["edge"]["tanh"]["sigma_w"][0] == pytest.approx(1.0, abs=1e-6)
+    assert data["edge"]["relu"]["sigma_w"] == pytest.approx(math.sqrt(2), abs=1e-6)
+    # below the edge gradients vanish, above they explode, close to sqrt(chi_1)
+    assert t["rho"][0][0] < 1 < t["rho"][0][1] and r["rho"][0] < 1 < r["rho"][1]
+    measured = np.array(t["rho"]).ravel().tolist() + r["rho"]
+    theory = np.array(t["theory_rho"]).ravel().tolist() + r["theory_rho"]
+    np.testing.assert_allclose(measured, theory, rtol=0.05)
+    # ReLU's mean field is sigma_w / sqrt(2) at any q*
+    np.testing.assert_allclose(r["theory_rho"], np.array([1.2, 1.6]) / math.sqrt(2), rtol=1e-9)
+    assert (out / "phase.png").stat().st_size > 10_000
+    printed = capsys.readouterr().out
+    assert "| 0.2 |" in printed and "(0.700)" in printed  # tanh, sigma_b 0: rho = sigma_w
+
+
+def _speed_doc(host: str, port: int, gflops: dict, ceiling: dict) -> dict:
+    records = [{"label": "mlp W8 L2 B4 tanh f32", "impl": impl, "pass": "fwd_bwd",
+                "threads": n, "gflops": gf, "ceiling_fraction": gf / ceiling[n]}
+               for (impl, n), gf in gflops.items()]
+    return {"machine": {"machine": host, "cpu": "X", "num_cpu": max(ceiling)},
+            "config": {"worker": {"address": f"tcp://10.0.0.1:{port}",
+                                  "fingerprint_hash": host}},
+            "data": {"records": records,
+                     "ceiling": {str(n): {"gemm": {"float32": {"best_gflops": c},
+                                                   "float64": {"best_gflops": c / 2}}}
+                                 for n, c in ceiling.items()}}}
+
+
+def test_fleet_table_puts_each_machine_in_its_own_columns_and_all_cores_in_one_row():
+    from vgbench.report.fleet import fleet_table, machine_labels, machines_table
+
+    docs = [_speed_doc("a", 1, {("vgbench", 1): 10.0, ("vgbench", 2): 16.0,
+                                ("numpy", 1): 99.0}, {1: 40.0, 2: 80.0}),
+            _speed_doc("a", 2, {("vgbench", 1): 30.0, ("vgbench", 8): 90.0},
+                       {1: 60.0, 8: 300.0})]
+    labels = machine_labels(docs)
+    assert labels == ["a:1", "a:2"]
+    rows = fleet_table(docs, labels, markdown=True).splitlines()
+    assert rows[0] == "| case | thr | a:1 GF/s | a:1 % GEMM | a:2 GF/s | a:2 % GEMM |"
+    assert rows[2:] == ["| mlp W8 L2 B4 tanh f32 | 1 | 10.0 | 25 | 30.0 | 50 |",
+                        "| mlp W8 L2 B4 tanh f32 | all | 16.0 | 20 | 90.0 | 30 |"]
+    assert "| a:2 | X | 8 | a | 60.0 / 300.0 | 30.0 / 150.0 |" in machines_table(
+        docs, labels, markdown=True)
