@@ -44,12 +44,16 @@ def test_tasks_run_on_one_thread_and_the_setting_is_restored():
 
 def test_machine_hash_ignores_thread_counts_and_loaded_openmp_but_not_the_cpu():
     fp = {"cpu": "X", "threads": {"numba": 2}, "numba_num_threads": 2,
+          "blas_coretype": {"applied": True},
           "blas": [{"user_api": "blas", "filepath": "/a", "num_threads": 2},
                    {"user_api": "openmp", "filepath": "/g", "num_threads": 2}]}
     other_process = {"cpu": "X", "threads": {"numba": 1}, "numba_num_threads": 1,
+                     "blas_coretype": {"applied": False},
                      "blas": [{"user_api": "blas", "filepath": "/a", "num_threads": 1}]}
     assert machine_hash(fp) == machine_hash(other_process)
     assert machine_hash(fp) != machine_hash({**fp, "cpu": "Y"})
+    kernels = [{"user_api": "blas", "filepath": "/a", "architecture": "SkylakeX"}]
+    assert machine_hash(fp) != machine_hash({**fp, "blas": kernels})
 
 
 def test_a_failing_task_stops_the_run_with_its_error():

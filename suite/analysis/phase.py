@@ -28,7 +28,7 @@ EDGE_POINTS = 25  # sigma_b values on which the tanh edge chi_1 = 1 is drawn
 class PhaseConfig:
     """The grid and the nets probed on it."""
 
-    sigma_ws: tuple = tuple(round(0.5 + 0.25 * i, 2) for i in range(11))  # tanh: 0.5..3.0
+    sigma_ws: tuple = tuple(round(0.5 + 0.125 * i, 3) for i in range(21))  # tanh: 0.5..3.0
     sigma_bs: tuple = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)                        # tanh bias scales
     relu_sigma_ws: tuple = tuple(round(1.0 + 0.1 * i, 2) for i in range(11))  # ReLU, sigma_b 0
     depth: int = 32        # hidden layers L

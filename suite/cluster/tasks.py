@@ -24,7 +24,7 @@ import re
 import sys
 import uuid
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,6 +136,23 @@ def connect(scheduler: str):
             cluster.close()
 
 
+def _cancel(client, futures: list) -> None:
+    """Cancel ``futures`` on the way out of an interrupted run.  A failure here (Ctrl-C
+    also reaches a LocalCluster's workers, which may already be going down) must not
+    replace the exception that is propagating."""
+    with suppress(Exception):
+        client.cancel(futures, force=True)
+
+
+def _workers(client) -> dict:
+    """The scheduler's workers, address -> info, all of them (recent distributed lists
+    only the first few unless asked for every one)."""
+    try:
+        return client.scheduler_info(n_workers=-1)["workers"]
+    except TypeError:  # older distributed: no n_workers, always all workers
+        return client.scheduler_info()["workers"]
+
+
 class _Progress:
     """A tqdm bar over finished tasks on a terminal, else one stderr line per task."""
 
@@ -195,7 +212,7 @@ def run_tasks(tasks: Iterable[Task], scheduler: str | None = None, progress: boo
                     for fut in as_completed(futures):
                         finish(futures[fut], *fut.result())
                 except BaseException:
-                    client.cancel(list(futures), force=True)
+                    _cancel(client, list(futures))
                     raise
     finally:
         bar.close()
@@ -220,7 +237,7 @@ def run_on_each_worker(task: Task, scheduler: str, progress: bool = True,
 
     out = []
     with connect(scheduler) as client:
-        workers = client.scheduler_info(n_workers=-1)["workers"]
+        workers = _workers(client)
         if not workers:
             raise RuntimeError(f"the Dask cluster at {scheduler} has no workers")
         bar = _Progress(len(workers), desc, "worker", progress)
@@ -237,18 +254,18 @@ def run_on_each_worker(task: Task, scheduler: str, progress: bool = True,
                         try:
                             wait(fut, timeout=2)
                         except TimeoutError:
-                            if addr not in client.scheduler_info(n_workers=-1)["workers"]:
+                            if addr not in _workers(client):
                                 break
                     if not fut.done():
-                        client.cancel([fut], force=True)
+                        _cancel(client, [fut])
                         print(f"{desc}: worker {addr} left during its run; no result from "
                               "it", file=sys.stderr)
                         continue
                     value, worker, seconds = fut.result()
                 except BaseException:
-                    client.cancel([fut], force=True)
+                    _cancel(client, [fut])
                     raise
-                out.append(TaskResult(f"{task.key} on {addr}", value, worker, seconds))
+                out.append(TaskResult(task.key, value, worker, seconds))
                 bar.update(out[-1])
                 if on_result is not None:
                     on_result(len(out) - 1, out[-1])

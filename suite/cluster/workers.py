@@ -27,15 +27,17 @@ IN_PROCESS = "in-process"  # the ``address`` of tasks run by this process itself
 PIN_ENV = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
 
-# Fingerprint fields that describe this process's thread settings, not the machine: two
-# workers of one machine share a hash whatever their thread counts.
-_PER_PROCESS = ("threads", "numba_num_threads")
+# Fingerprint fields that describe this process, not the machine: thread counts, and how
+# vgbench chose the BLAS core type (only the ``vgbench`` entry point chooses; the kernels
+# actually loaded stay in, as ``blas[].architecture``).  Two workers of one machine share
+# a hash with each other and with the command that started them.
+_PER_PROCESS = ("threads", "numba_num_threads", "blas_coretype")
 
 
 def machine_hash(fp: dict) -> str:
     """16 hex digits of SHA-256 over a fingerprint without what differs between processes
-    of one machine: thread counts, and which OpenMP runtimes happen to be loaded (the BLAS
-    libraries are kept, sorted, with their kernels)."""
+    of one machine: ``_PER_PROCESS``, and which OpenMP runtimes happen to be loaded (the
+    BLAS libraries are kept, sorted, with their kernels)."""
     keep = {k: v for k, v in fp.items() if k not in _PER_PROCESS}
     keep["blas"] = sorted(({k: v for k, v in lib.items() if k != "num_threads"}
                            for lib in fp.get("blas", []) if lib.get("user_api") == "blas"),
