@@ -24,12 +24,14 @@ ALLOWED = {
     "kernels": set(),
     "backends": {"kernels"},
     "env": {"backends", "kernels"},
+    "cluster": {"env"},
     "models": {"backends", "kernels"},
-    "analysis": {"models", "backends", "kernels"},
-    "training": {"analysis", "models", "backends", "kernels"},
-    "speed": {"env", "models", "backends", "kernels"},
+    "analysis": {"cluster", "models", "backends", "kernels"},
+    "training": {"cluster", "analysis", "models", "backends", "kernels"},
+    "speed": {"cluster", "env", "models", "backends", "kernels"},
     "report": {"speed", "training", "analysis", "env", "models", "backends", "kernels"},
-    "cli": {"report", "speed", "training", "analysis", "env", "models", "backends", "kernels"},
+    "cli": {"report", "speed", "training", "analysis", "cluster", "env", "models", "backends",
+            "kernels"},
     "": set(),  # vgbench/__init__.py: its exports load on first use
 }
 

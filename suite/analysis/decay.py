@@ -31,11 +31,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from tqdm import tqdm
 
 from vgbench.analysis import theory
 from vgbench.analysis.clip import clip_by_global_norm, global_norm
 from vgbench.backends import BACKENDS
+from vgbench.cluster.tasks import Task, TaskResult, run_tasks
 from vgbench.kernels.activations import activation_code
 from vgbench.models import LSTM, MLP, MODELS, RNN
 from vgbench.models.init import check_init
@@ -346,25 +346,45 @@ def _geomean(values: list) -> float:
     return float(np.exp(np.mean(np.log(v)))) if v.size else math.nan
 
 
+def probe_tasks(config: DecayConfig, mean_field: theory.MeanField | None) -> list[Task]:
+    """One task per (size, seed), sizes outer: ``probe(config, size, seed, mean_field)``,
+    a pure function of its arguments (the model and its inputs are seeded from them)."""
+    return [Task(f"decay {config.model} {config.activation} size={size} seed={seed}", probe,
+                 (config, size, seed, mean_field))
+            for size in config.sizes for seed in range(config.seeds)]
+
+
 def sweep(config: DecayConfig, progress: bool = True,
-          on_size: Callable[[dict], None] | None = None) -> dict:
+          on_size: Callable[[dict], None] | None = None, scheduler: str | None = None) -> dict:
     """Probe every size x seed; return {"theory": ..., "sizes": [summary per size]}.
 
     ``on_size(partial_data)`` is called after each size (e.g. to write the JSON so far,
-    so an interrupted sweep keeps what it measured).
+    so an interrupted sweep keeps what it measured); ``data["sizes"]`` is in config order
+    and holds the sizes whose seeds have all finished.  ``scheduler`` (``vgbench.cluster``:
+    None in-process, "local", or a Dask address) runs the probes as tasks there; each
+    size then also lists, per seed, the ``workers`` that computed it.
     """
     mf = mean_field_for(config)
     data = {"theory": {"mean_field": mf.as_dict() if mf is not None else None},
             "sizes": []}
-    total = len(config.sizes) * config.seeds
-    with tqdm(total=total, desc=f"decay {config.model}", unit="probe", leave=False,
-              disable=not progress) as bar:
-        for size in config.sizes:
-            probes = []
-            for seed in range(config.seeds):
-                probes.append(probe(config, size, seed, mf))
-                bar.update()
-            data["sizes"].append(aggregate_seeds(size, probes, mf))
-            if on_size is not None:
-                on_size(data)
+    tasks = probe_tasks(config, mf)
+    seeds = config.seeds
+    done: dict[int, list] = {}
+    summaries: dict[int, dict] = {}
+
+    def gathered(i: int, result: TaskResult) -> None:
+        k = i // seeds  # index of the size (sizes may repeat)
+        done.setdefault(k, []).append((i, result))
+        if len(done[k]) < seeds:
+            return
+        ordered = [r for _, r in sorted(done[k], key=lambda pair: pair[0])]
+        summaries[k] = aggregate_seeds(config.sizes[k], [r.value for r in ordered], mf)
+        if scheduler is not None:
+            summaries[k]["workers"] = [r.worker for r in ordered]
+        data["sizes"] = [summaries[j] for j in sorted(summaries)]
+        if on_size is not None:
+            on_size(data)
+
+    run_tasks(tasks, scheduler, progress, on_result=gathered, desc=f"decay {config.model}",
+              unit="probe")
     return data

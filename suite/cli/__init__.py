@@ -22,7 +22,7 @@ from vgbench import __version__
 from vgbench.cli.guard import exit_code, signals_as_exceptions
 from vgbench.env.blas import select_from_argv
 
-COMMANDS = ("run", "decay", "speed", "compare", "train", "memory", "grad", "info",
+COMMANDS = ("run", "decay", "phase", "speed", "compare", "train", "memory", "grad", "info",
             "subnormal")
 
 

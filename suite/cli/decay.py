@@ -8,6 +8,7 @@ HELP = "gradient decay sweep: per-layer/step norms, fitted rates, theory, JSON a
 
 def add_arguments(parser) -> None:
     from vgbench.analysis.decay import INPUTS, TOPS
+    from vgbench.cli.cluster_options import add_scheduler_argument
     from vgbench.cli.options import IntList, add_denormals, nonneg, positive, positive_int
     from vgbench.kernels.activations import ACTIVATIONS
     from vgbench.models import MODELS
@@ -42,6 +43,7 @@ def add_arguments(parser) -> None:
                         help="kernels to probe with (cuda: needs a GPU or the simulator)")
     parser.add_argument("--out", default="vgbench-decay", help="output folder")
     add_denormals(parser)
+    add_scheduler_argument(parser)
 
 
 def run(args) -> int:
@@ -50,6 +52,7 @@ def run(args) -> int:
     from vgbench.analysis.decay import DecayConfig, sweep
     from vgbench.cli.guard import check_output_path, save_or_rescue
     from vgbench.cli.options import apply_denormals
+    from vgbench.cluster.tasks import session
     from vgbench.report import decayplots
     from vgbench.report.results import write_result
     from vgbench.report.tables import DECAY_TABLE_HEAD, decay_table_row
@@ -65,16 +68,19 @@ def run(args) -> int:
     out = check_output_path(args.out, "dir")
     meta = {"runs": [c.as_dict() for c in configs]}
     runs = []
-    progress = sys.stderr.isatty()
-    for cfg in configs:
-        label = f"{cfg.model} {cfg.activation}"
-        done = list(runs)
+    progress = sys.stderr.isatty() or args.scheduler is not None
+    saved = {"runs": []}
 
-        def save(partial, label=label, done=done):  # after each size: partial until the end
-            write_result(out / "decay.json", "decay", meta,
-                         {"complete": False, "runs": done + [{"label": label, **partial}]})
+    def save(partial, label, done):  # after each size: partial until the end
+        write_result(out / "decay.json", "decay", meta,
+                     {"complete": False, "runs": done + [{"label": label, **partial}]})
 
-        runs.append({"label": label, **sweep(cfg, progress=progress, on_size=save)})
+    with session(args.scheduler) as scheduler:
+        for cfg in configs:
+            label = f"{cfg.model} {cfg.activation}"
+            data = sweep(cfg, progress=progress, scheduler=scheduler,
+                         on_size=lambda p, label=label, done=list(runs): save(p, label, done))
+            runs.append({"label": label, **data})
     path = save_or_rescue(lambda p: write_result(p, "decay", meta, {"complete": True,
                                                                     "runs": runs}),
                           out / "decay.json")

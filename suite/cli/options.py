@@ -98,3 +98,19 @@ def apply_denormals(args) -> None:
     note = set_denormals(args.denormals)["note"]
     if note:
         print(f"note: {note}")
+class FloatList(IntList):
+    """``nargs="+"`` floats, each token split at commas; a bad token is a usage error."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        out = []
+        for token in values:
+            for item in str(token).split(","):
+                if not item.strip():
+                    continue
+                try:
+                    out.append(float(item))
+                except ValueError:
+                    parser.error(f"{option_string}: expected numbers, got {item!r}")
+        if not out:
+            parser.error(f"{option_string}: expected at least one number")
+        setattr(namespace, self.dest, out)

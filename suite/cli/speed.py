@@ -10,6 +10,7 @@ HELP = "time forward+backward of MLP/RNN/LSTM against NumPy, PyTorch, JAX; GEMM 
 
 
 def add_arguments(parser) -> None:
+    from vgbench.cli.cluster_options import add_scheduler_argument
     from vgbench.cli.options import IntList, add_denormals, nonneg, nonneg_int, positive_int
     from vgbench.env.blas import CORETYPES
     from vgbench.models import MODELS
@@ -50,6 +51,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
     parser.add_argument("--no-progress", action="store_true")
     add_denormals(parser)
+    add_scheduler_argument(parser)
+    parser.add_argument("--each-worker", action="store_true",
+                        help="with --scheduler ADDRESS: the same sweep on every worker's "
+                             "machine in turn; one result per machine in the --out folder "
+                             "(default results/fleet-<time>), a cross-machine table and plot")
 
 
 def cases_from_args(args) -> list:
@@ -92,6 +98,51 @@ def _check_cases(cases, threads) -> None:
                 else recurrent_bytes(c.model, c.I, c.size, c.out_dim, c.seq_len, c.batch,
                                      c.dtype))
         check_fits(f"case {c.label()}", need["total"])
+def _each_worker(args, cases) -> int:
+    """``--each-worker``: sweep every worker's machine, one file each, then the fleet table."""
+    from vgbench.report.fleet import fleet_table, machine_labels, machines_table, plot_fleet
+    from vgbench.report.results import read_result, write_result, write_text_atomic
+    from vgbench.speed.fleet import sweep_each_worker
+    from vgbench.speed.sweep import sweep_config
+
+    outdir = Path(args.out or f"results/fleet-{time.strftime('%Y%m%d-%H%M%S')}")
+    paths = []
+
+    def save(run):
+        w = run["worker"]
+        threads = sorted({r["threads"] for r in run["data"]["records"]})
+        config = {**sweep_config(cases, args.impl, args.threads or threads, args.passes,
+                                 args.budget, args.min_repeats, args.gemm_n, args.backend,
+                                 args.seed), "worker": w, "scheduler": args.scheduler}
+        path = outdir / f"speed-{w['host']}-{w['address'].rsplit(':', 1)[-1]}.json"
+        paths.append(write_result(path, "speed", config, run["data"], machine=run["machine"]))
+        print(f"wrote {path} ({w['host']}, {w['address']}, {run['seconds']:.0f} s)")
+
+    def report(interrupted: bool) -> None:
+        if not paths:
+            return
+        docs = [read_result(p, "speed") for p in paths]
+        labels = machine_labels(docs)
+        head = f"interrupted: {len(docs)} machine(s) finished\n\n" if interrupted else ""
+        md = write_text_atomic(outdir / "fleet.md", head + machines_table(docs, labels, True)
+                               + "\n\n" + fleet_table(docs, labels, markdown=True) + "\n")
+        print(machines_table(docs, labels))
+        print("\nvgbench fwd_bwd per machine (GF/s, % of its own GEMM ceiling)")
+        print(fleet_table(docs, labels))
+        png = "" if args.no_plot else f", {plot_fleet(docs, labels, outdir / 'fleet.png')}"
+        print(f"wrote {md}{png}")
+
+    kwargs = dict(impls=args.impl, threads=args.threads, passes=args.passes,
+                  budget_s=args.budget, min_repeats=args.min_repeats, gemm_n=args.gemm_n,
+                  compile_time=not args.no_compile_time, backend=args.backend, seed=args.seed)
+    try:
+        sweep_each_worker(cases, args.scheduler, progress=not args.no_progress,
+                          on_machine=save, **kwargs)
+    except KeyboardInterrupt:
+        report(interrupted=True)
+        raise
+    report(interrupted=False)
+    return 0
 
 
 def run(args) -> int:
@@ -114,6 +165,12 @@ def run(args) -> int:
             args.passes = ["fwd_bwd"]
     cases = cases_from_args(args)
     apply_denormals(args)
+    if args.each_worker or args.scheduler is not None:
+        if args.scheduler in (None, "local") or not args.each_worker:
+            raise ValueError("timings are not split over workers: use --scheduler ADDRESS "
+                             "--each-worker (a running cluster; 'local' workers share this "
+                             "machine)")
+        return _each_worker(args, cases)
     threads = args.threads or default_threads()
     out = check_output_path(args.out or f"results/speed-{platform.node()}-"
                             f"{time.strftime('%Y%m%d-%H%M%S')}.json", "file")

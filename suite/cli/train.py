@@ -7,6 +7,7 @@ HELP = "train a model with SGD on a synthetic task; record update ratios, dead u
 
 
 def add_arguments(parser) -> None:
+    from vgbench.cli.cluster_options import add_scheduler_argument
     from vgbench.cli.options import (
         IntList,
         add_denormals,
@@ -56,6 +57,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", default="results/train", help="directory for JSON and PNGs")
     add_denormals(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_scheduler_argument(parser)
 
 
 def _config(args, recurrent: bool):
@@ -129,14 +131,22 @@ def _depth(args, progress: bool, out) -> int:
     config = _config(args, recurrent=False)
     meta = {"experiment": "depth", "depth": args.depth, "width": args.width, **asdict(config)}
 
-    def save(results):  # after every run; complete once the last one finished in full
-        write_result(out / "train_depth.json", "train", meta,
-                     {"complete": len(results) == len(DEPTH_CONFIGS) and not _stopped(results),
-                      "runs": {k: r.to_dict() for k, r in results.items()},
-                      "summary": depth_summary(results)})
+    saved = {}
 
-    results = depth_comparison(args.depth, args.width, config, args.dtype, args.seed,
-                               progress, on_run=save)
+    def save(results, **marks):  # after every run; complete once the last one finished in full
+        saved.update(results)
+        write_result(out / "train_depth.json", "train", meta,
+                     {"complete": len(results) == len(DEPTH_CONFIGS) and not _stopped(results)
+                      and not marks,
+                      "runs": {k: r.to_dict() for k, r in results.items()},
+                      "summary": depth_summary(results), **marks})
+
+    try:
+        results = depth_comparison(args.depth, args.width, config, args.dtype, args.seed,
+                                   progress, on_run=save, scheduler=args.scheduler)
+    except KeyboardInterrupt:
+        save(saved, interrupted=True)
+        raise
     runs = {k: r.to_dict() for k, r in results.items()}
     plot_loss_curves(runs, out / "train_depth_loss.png", f"teacher-student, depth {args.depth}")
     plot_update_heatmaps(runs, out / "train_depth_update_ratio.png")
@@ -155,15 +165,27 @@ def _adding(args, progress: bool, out) -> int:
     config = _config(args, recurrent=True)
     meta = {"experiment": "adding", "hidden": args.width, "lengths": lengths, **asdict(config)}
 
-    def save(sweep):  # after every run; complete once every model ran at every length
+    saved = {}
+
+    def save(sweep, **marks):  # after every run; complete once every model ran at every length
+        saved.update(sweep)
         statuses = [s for entry in sweep.values() for s in entry["status"]]
         write_result(out / "train_adding.json", "train", meta,
                      {"complete": len(statuses) == len(sweep) * len(lengths)
-                      and "interrupted" not in statuses,
-                      "sweep": sweep, "solved_fraction": SOLVED_FRACTION})
+                      and "interrupted" not in statuses and not marks,
+                      "sweep": sweep, "solved_fraction": SOLVED_FRACTION, **marks})
 
-    sweep = adding_sweep(lengths, args.width, config, args.dtype, args.seed, progress,
-                         on_run=save)
+    def save(sweep, **marks):
+        saved.update(sweep)
+        write_result(out / "train_adding.json", "train", meta,
+                     {"sweep": sweep, "solved_fraction": SOLVED_FRACTION, **marks})
+
+    try:
+        sweep = adding_sweep(lengths, args.width, config, args.dtype, args.seed, progress,
+                             on_run=save, scheduler=args.scheduler)
+    except KeyboardInterrupt:
+        save(saved, interrupted=True)
+        raise
     plot_adding_sweep(sweep, out / "train_adding.png", SOLVED_FRACTION)
     print(adding_markdown(sweep))
     print(f"solved = held-out MSE < {SOLVED_FRACTION} x baseline 1/6 after {config.steps} steps")
@@ -186,8 +208,11 @@ def run(args) -> int:
     from vgbench.cli.guard import check_output_path
     from vgbench.cli.options import apply_denormals
 
+    if args.scheduler is not None and args.experiment == "single":
+        raise ValueError("--scheduler applies to --experiment depth and adding (one run "
+                         "has nothing to distribute)")
     apply_denormals(args)
     out = check_output_path(args.out, "dir")  # created by the first file written
-    progress = not args.no_progress and sys.stderr.isatty()
+    progress = not args.no_progress and (sys.stderr.isatty() or args.scheduler is not None)
     return {"single": _single, "depth": _depth, "adding": _adding}[args.experiment](
         args, progress, out)

@@ -3,5 +3,6 @@
 sweep (``sweep``), comparisons of result files (``compare``) and BPTT peak memory
 (``memory``).  It measures and returns data; tables and plots live in ``vgbench.report``.
 
-May import: ``vgbench.env``, ``vgbench.models``, ``vgbench.backends``, ``vgbench.kernels``.
+May import: ``vgbench.cluster`` (sweeps on every worker of a cluster: ``fleet``),
+``vgbench.env``, ``vgbench.models``, ``vgbench.backends``, ``vgbench.kernels``.
 """

@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from vgbench.analysis.clip import clip_by_global_norm
+from vgbench.cluster.tasks import Task, TaskResult, run_tasks
 from vgbench.models import LSTM, MLP, RNN
 from vgbench.models.footprint import check_fits
 from vgbench.models.validate import check_positive_int
@@ -84,6 +85,7 @@ class TrainResult:
     eval_accuracy: float  # task accuracy on that batch (``vgbench.training.tasks.accuracy``)
     baseline_mse: float  # MSE of predicting the target mean
     wall_s: float  # seconds spent in the loop
+    worker: dict | None = None  # who ran it on a cluster (vgbench.cluster), else None
 
     @property
     def steps_done(self) -> int:
@@ -108,6 +110,8 @@ class TrainResult:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        if d["worker"] is None:
+            del d["worker"]
         d["status"] = self.status()
         return d
 
@@ -257,55 +261,108 @@ RECURRENT_DEFAULTS = {"steps": 3000, "batch": 32, "lr": 0.1, "momentum": 0.9}
 QUICK_ADDING = {**RECURRENT_DEFAULTS, "steps": 1500}
 
 
+class _Stop(Exception):
+    """Raised by a gather callback to end a sweep early (a run was interrupted)."""
+
+
+def depth_run(label: str, depth: int, width: int, config: TrainConfig, dtype: str, seed: int,
+              progress: bool = False) -> TrainResult:
+    """One ``DEPTH_CONFIGS[label]`` run on the teacher-student task (a task: a pure
+    function of its arguments)."""
+    task = TeacherStudent(dtype=dtype, seed=seed)
+    model = MLP(task.in_dim, width, depth, task.out_dim, dtype=dtype, seed=seed,
+                **DEPTH_CONFIGS[label])
+    return train(model, task, config, progress, desc=label)
+
+
 def depth_comparison(depth: int = 20, width: int = 64, config: TrainConfig = TrainConfig(),
                      dtype: str = "float64", seed: int = 0, progress: bool = False,
-                     on_run=None) -> dict:
+                     on_run=None, scheduler: str | None = None) -> dict:
     """Train each of ``DEPTH_CONFIGS`` on one teacher-student task; label -> TrainResult.
 
     ``on_run(results)`` is called after every run (to save partial results); a run stopped
-    by Ctrl-C ends the comparison.
+    by Ctrl-C ends the comparison.  ``scheduler`` (``vgbench.cluster``) runs the runs as
+    tasks there; each result then names its ``worker``.
     """
-    task = TeacherStudent(dtype=dtype, seed=seed)
-    results = {}
-    for label, kw in DEPTH_CONFIGS.items():
-        model = MLP(task.in_dim, width, depth, task.out_dim, dtype=dtype, seed=seed, **kw)
-        results[label] = train(model, task, config, progress, desc=label)
+    labels = list(DEPTH_CONFIGS)
+    inline = scheduler is None
+    tasks = [Task(f"train depth {label}", depth_run,
+                  (label, depth, width, config, dtype, seed, progress and inline))
+             for label in labels]
+    done = {}
+
+    def gathered(i: int, r: TaskResult) -> None:
+        done[labels[i]] = r.value if inline else replace(r.value, worker=r.worker)
         if on_run is not None:
-            on_run(results)
-        if results[label].interrupted:
-            break
-    return results
+            on_run({k: done[k] for k in labels if k in done})
+        if r.value.interrupted:
+            raise _Stop
+
+    try:
+        run_tasks(tasks, scheduler, progress and not inline, on_result=gathered,
+                  desc="train depth", unit="run", pin_threads=not inline)
+    except _Stop:
+        pass
+    return {k: done[k] for k in labels if k in done}
+
+
+def adding_run(label: str, seq_len: int, hidden: int, config: TrainConfig, dtype: str,
+               seed: int, progress: bool = False) -> TrainResult:
+    """One ``ADDING_MODELS[label]`` run on the adding problem at length ``seq_len``."""
+    cls, clip = ADDING_MODELS[label]
+    task = AddingProblem(seq_len=seq_len, dtype=dtype)
+    model = cls(task.in_dim, hidden, task.out_dim, dtype=dtype, seed=seed)
+    return train(model, task, replace(config, clip=clip), progress,
+                 desc=f"{label} T={seq_len}")
 
 
 def adding_sweep(lengths, hidden: int = 32, config: TrainConfig = TrainConfig(),
                  dtype: str = "float64", seed: int = 0, progress: bool = False,
-                 on_run=None) -> dict:
+                 on_run=None, scheduler: str | None = None) -> dict:
     """Train each of ``ADDING_MODELS`` on the adding problem at every length T.
 
     Returns label -> {"lengths", "eval_mse", "eval_accuracy", "solved", "status",
     "baseline_mse", "longest_solved"}; ``config.clip`` is replaced by each model's own.
+    ``scheduler`` (``vgbench.cluster``) runs the runs as tasks there; each label then also
+    lists the ``workers`` of its lengths.
     """
-    sweep = {label: {"lengths": [], "eval_mse": [], "eval_accuracy": [], "solved": [],
-                     "status": [], "baseline_mse": AddingProblem.baseline_mse,
-                     "longest_solved": None} for label in ADDING_MODELS}
-    for T in lengths:
-        task = AddingProblem(seq_len=T, dtype=dtype)
-        for label, (cls, clip) in ADDING_MODELS.items():
-            model = cls(task.in_dim, hidden, task.out_dim, dtype=dtype,
-                                         seed=seed)
-            r = train(model, task, replace(config, clip=clip), progress, desc=f"{label} T={T}")
-            s = sweep[label]
-            solved = bool(r.eval_mse < SOLVED_FRACTION * task.baseline_mse)
+    cells = [(T, label) for T in lengths for label in ADDING_MODELS]
+    inline = scheduler is None
+    tasks = [Task(f"train adding {label} T={T}", adding_run,
+                  (label, T, hidden, config, dtype, seed, progress and inline))
+             for T, label in cells]
+    done: dict[int, TaskResult] = {}
+
+    def sweep() -> dict:
+        out = {label: {"lengths": [], "eval_mse": [], "eval_accuracy": [], "solved": [],
+                       "status": [], "baseline_mse": AddingProblem.baseline_mse,
+                       "longest_solved": None} for label in ADDING_MODELS}
+        for i in sorted(done):
+            (T, label), r = cells[i], done[i].value
+            s = out[label]
+            solved = bool(r.eval_mse < SOLVED_FRACTION * AddingProblem.baseline_mse)
             for key, value in (("lengths", T), ("eval_mse", r.eval_mse), ("solved", solved),
                                ("eval_accuracy", r.eval_accuracy), ("status", r.status())):
                 s[key].append(value)
+            if not inline:
+                s.setdefault("workers", []).append(done[i].worker)
             if solved:
                 s["longest_solved"] = max(T, s["longest_solved"] or 0)
-            if on_run is not None:
-                on_run(sweep)
-            if r.interrupted:
-                return sweep
-    return sweep
+        return out
+
+    def gathered(i: int, r: TaskResult) -> None:
+        done[i] = r
+        if on_run is not None:
+            on_run(sweep())
+        if r.value.interrupted:
+            raise _Stop
+
+    try:
+        run_tasks(tasks, scheduler, progress and not inline, on_result=gathered,
+                  desc="train adding", unit="run", pin_threads=not inline)
+    except _Stop:
+        pass
+    return sweep()
 
 
 def depth_summary(results: dict) -> dict:
