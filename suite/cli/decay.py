@@ -69,7 +69,6 @@ def run(args) -> int:
     meta = {"runs": [c.as_dict() for c in configs]}
     runs = []
     progress = sys.stderr.isatty() or args.scheduler is not None
-    saved = {"runs": []}
 
     def save(partial, label, done):  # after each size: partial until the end
         write_result(out / "decay.json", "decay", meta,

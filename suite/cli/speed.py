@@ -5,6 +5,7 @@ import platform
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 HELP = "time forward+backward of MLP/RNN/LSTM against NumPy, PyTorch, JAX; GEMM ceiling"
 

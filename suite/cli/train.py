@@ -175,11 +175,6 @@ def _adding(args, progress: bool, out) -> int:
                       and "interrupted" not in statuses and not marks,
                       "sweep": sweep, "solved_fraction": SOLVED_FRACTION, **marks})
 
-    def save(sweep, **marks):
-        saved.update(sweep)
-        write_result(out / "train_adding.json", "train", meta,
-                     {"sweep": sweep, "solved_fraction": SOLVED_FRACTION, **marks})
-
     try:
         sweep = adding_sweep(lengths, args.width, config, args.dtype, args.seed, progress,
                              on_run=save, scheduler=args.scheduler)
