@@ -15,6 +15,7 @@ import sys
 
 from vgbench import __version__
 from vgbench.env.blas import select_from_argv
+from vgbench.env.provenance import mark_start
 
 COMMANDS = ("run", "decay", "speed", "compare", "train", "memory", "grad", "info")
 
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vgbench`` console script."""
     select_from_argv(sys.argv[1:] if argv is None else argv)  # before numpy loads its BLAS
+    mark_start(None if argv is None else ["vgbench", *argv])  # the results' provenance
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -15,6 +15,7 @@ def add_arguments(parser) -> None:
     from vgbench.env.blas import CORETYPES
     from vgbench.models import MODELS
     from vgbench.speed.baselines import IMPLS
+    from vgbench.speed.ceiling import GEMM_N
     from vgbench.speed.flops import PASSES
 
     parser.epilog = (
@@ -38,7 +39,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--budget", type=float, default=0.5,
                         help="seconds of repeats per timed block (after warm-up)")
     parser.add_argument("--min-repeats", type=int, default=5)
-    parser.add_argument("--gemm-n", type=int, default=2048, help="GEMM ceiling size n^3")
+    parser.add_argument("--gemm-n", type=int, default=GEMM_N,
+                        help="GEMM ceiling size n^3 (keep the default to compare %% GEMM "
+                             "with `vgbench run`)")
     parser.add_argument("--no-compile-time", action="store_true",
                         help="skip measuring cold/cached JIT compile in fresh processes")
     parser.add_argument("--blas-coretype", default="auto",
@@ -80,6 +83,7 @@ def run(args) -> int:
     from vgbench.env.blas import canonical, select_coretype, selection
     from vgbench.report.results import write_result
     from vgbench.report.tables import ceiling_summary, format_table
+    from vgbench.speed import trust
     from vgbench.speed.sweep import default_threads, run_sweep, sweep_config
 
     mode = canonical(args.blas_coretype)
@@ -114,13 +118,18 @@ def run(args) -> int:
     print(f"BLAS core type: {sel['note']}")
     print(ceiling_summary(data))
     for pass_ in args.passes:
-        print(f"\n{pass_} (medians; x = baseline time / vgbench time)")
+        print(f"\n{pass_} (median ms (IQR ms / n calls); x = baseline time / vgbench time)")
         print(format_table(data, pass_))
     for label, c in data["compile"].items():
         print(f"compile {label}: cold {c['cold_compile_s']:.2f} s, "
               f"cached {c['cached_load_s']:.2f} s")
     for note in data["notes"]:
         print(f"note: {note}")
+    for pass_ in args.passes:
+        for warning in trust.warnings(data, pass_):
+            print(f"warning ({pass_}): {warning}")
+    if any(trust.row_flags(data, p) for p in args.passes):
+        print(trust.RULE)
     print(f"\nwrote {out}")
     if not args.no_plot and data["records"]:
         from vgbench.report.results import read_result

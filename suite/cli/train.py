@@ -63,8 +63,8 @@ def _single(args, progress: bool, out) -> int:
     from vgbench import models
     from vgbench.report.results import write_result
     from vgbench.report.trainplots import plot_loss_curves, plot_update_heatmaps
-    from vgbench.training.tasks import make_task
-    from vgbench.training.train import train
+    from vgbench.training.tasks import accuracy_rule, make_task
+    from vgbench.training.train import LEARNED_FRACTION, train
 
     recurrent = args.model != "mlp"
     activation = args.activation or ("tanh" if recurrent else "sigmoid")
@@ -94,7 +94,10 @@ def _single(args, progress: bool, out) -> int:
     print(task)
     print(f"status: {r.status()}; {r.steps_done} steps in {r.wall_s:.2f} s")
     print(f"loss: first {r.loss[0]:.4g}, last {r.loss[-1]:.4g}; held-out MSE "
-          f"{r.eval_mse:.4g} (baseline {r.baseline_mse:.4g}), accuracy {r.eval_accuracy:.3f}")
+          f"{r.eval_mse:.4g} (baseline {r.baseline_mse:.4g}: predicting the mean); "
+          f"learned: {'yes' if r.eval_mse < LEARNED_FRACTION * r.baseline_mse else 'no'} "
+          f"(MSE < {LEARNED_FRACTION:g} x baseline)")
+    print(f"accuracy {r.eval_accuracy:.3f} ({accuracy_rule(task)})")
     import numpy as np
 
     with np.errstate(all="ignore"):
@@ -114,7 +117,7 @@ def _depth(args, progress: bool, out) -> int:
     from vgbench.report.results import write_result
     from vgbench.report.tables import depth_markdown
     from vgbench.report.trainplots import plot_loss_curves, plot_update_heatmaps
-    from vgbench.training.train import depth_comparison, depth_summary
+    from vgbench.training.train import LEARNED_FRACTION, depth_comparison, depth_summary
 
     config = _config(args, recurrent=False)
     meta = {"experiment": "depth", "depth": args.depth, "width": args.width, **asdict(config)}
@@ -129,14 +132,14 @@ def _depth(args, progress: bool, out) -> int:
     runs = {k: r.to_dict() for k, r in results.items()}
     plot_loss_curves(runs, out / "train_depth_loss.png", f"teacher-student, depth {args.depth}")
     plot_update_heatmaps(runs, out / "train_depth_update_ratio.png")
-    print(depth_markdown(depth_summary(results), args.depth))
+    print(depth_markdown(depth_summary(results), args.depth, LEARNED_FRACTION))
     print(f"wrote {out}/train_depth.json, train_depth_loss.png, train_depth_update_ratio.png")
     return 0
 
 
 def _adding(args, progress: bool, out) -> int:
     from vgbench.report.results import write_result
-    from vgbench.report.tables import adding_markdown
+    from vgbench.report.tables import adding_markdown, constant_output_note
     from vgbench.report.trainplots import plot_adding_sweep
     from vgbench.training.train import SOLVED_FRACTION, adding_sweep
 
@@ -152,6 +155,9 @@ def _adding(args, progress: bool, out) -> int:
                          on_run=save)
     plot_adding_sweep(sweep, out / "train_adding.png", SOLVED_FRACTION)
     print(adding_markdown(sweep))
+    note = constant_output_note(sweep)
+    if note:
+        print(note)
     print(f"solved = held-out MSE < {SOLVED_FRACTION} x baseline 1/6 after {config.steps} steps")
     print(f"wrote {out}/train_adding.json, train_adding.png")
     return 0

@@ -248,6 +248,12 @@ DEPTH_CONFIGS = {
 ADDING_MODELS = {"RNN": (RNN, None), "LSTM": (LSTM, None), "RNN + clip 1": (RNN, 1.0)}
 
 SOLVED_FRACTION = 0.1  # "solved": held-out MSE below this fraction of the baseline 1/6
+# "learned": held-out MSE below half the baseline's (the model explains at least half of
+# the variance the mean predictor leaves); "finite" (did not explode) says nothing of it.
+LEARNED_FRACTION = 0.5
+# A prediction whose spread over the held-out batch is below this fraction of the target's
+# is constant: every hidden unit saturated (an exploding step without an Inf).
+CONSTANT_OUTPUT = 1e-3
 
 # Recurrent runs: long plateaus before the breakthrough need many steps and momentum.
 RECURRENT_DEFAULTS = {"steps": 3000, "batch": 32, "lr": 0.1, "momentum": 0.9}
@@ -281,10 +287,13 @@ def adding_sweep(lengths, hidden: int = 32, config: TrainConfig = TrainConfig(),
     """Train each of ``ADDING_MODELS`` on the adding problem at every length T.
 
     Returns label -> {"lengths", "eval_mse", "eval_accuracy", "solved", "status",
+    "max_grad_norm" (largest global gradient norm before clipping), "constant_output"
+    (the trained net predicts one value for every held-out sequence: ``CONSTANT_OUTPUT``),
     "baseline_mse", "longest_solved"}; ``config.clip`` is replaced by each model's own.
     """
     sweep = {label: {"lengths": [], "eval_mse": [], "eval_accuracy": [], "solved": [],
-                     "status": [], "baseline_mse": AddingProblem.baseline_mse,
+                     "status": [], "max_grad_norm": [], "constant_output": [],
+                     "baseline_mse": AddingProblem.baseline_mse,
                      "longest_solved": None} for label in ADDING_MODELS}
     for T in lengths:
         task = AddingProblem(seq_len=T, dtype=dtype)
@@ -294,8 +303,14 @@ def adding_sweep(lengths, hidden: int = 32, config: TrainConfig = TrainConfig(),
             r = train(model, task, replace(config, clip=clip), progress, desc=f"{label} T={T}")
             s = sweep[label]
             solved = bool(r.eval_mse < SOLVED_FRACTION * task.baseline_mse)
+            ex, ey = task.batch(np.random.default_rng((config.seed, 1)), 256)
+            spread = float(np.std(model.forward(ex))) if r.exploded_at is None else math.nan
+            constant = bool(spread < CONSTANT_OUTPUT * float(np.std(ey)))
             for key, value in (("lengths", T), ("eval_mse", r.eval_mse), ("solved", solved),
-                               ("eval_accuracy", r.eval_accuracy), ("status", r.status())):
+                               ("eval_accuracy", r.eval_accuracy), ("status", r.status()),
+                               ("max_grad_norm", float(np.nanmax(r.global_grad_norm))
+                                if r.steps_done else math.nan),
+                               ("constant_output", constant)):
                 s[key].append(value)
             if solved:
                 s["longest_solved"] = max(T, s["longest_solved"] or 0)
@@ -307,9 +322,11 @@ def adding_sweep(lengths, hidden: int = 32, config: TrainConfig = TrainConfig(),
 
 
 def depth_summary(results: dict) -> dict:
-    """label -> bottom/top update-ratio median, final eval MSE, status (for tables/JSON)."""
+    """label -> bottom/top update-ratio median, final eval MSE, status (finite or exploded)
+    and learned (held-out MSE < ``LEARNED_FRACTION`` x baseline), for tables and JSON."""
     return {label: {"bottom_over_top": r.layer_ratio(), "eval_mse": r.eval_mse,
-                    "baseline_mse": r.baseline_mse, "status": r.status()}
+                    "baseline_mse": r.baseline_mse, "status": r.status(),
+                    "learned": bool(r.eval_mse < LEARNED_FRACTION * r.baseline_mse)}
             for label, r in results.items()}
 
 
