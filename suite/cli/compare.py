@@ -50,6 +50,7 @@ def run(args) -> int:
     threshold = args.fail_above or args.threshold
     failed = False
     markdown = []
+    counts = {"slower": 0, "faster": 0, "no change": 0}
     for i, path in enumerate(news):
         new = read_result(path)
         if new["kind"] != base["kind"]:
@@ -69,6 +70,8 @@ def run(args) -> int:
             print(format_rows(rows))
             markdown += ["", format_rows(rows, markdown=True), ""]
             failed |= any(r.verdict == "slower" for r in rows)
+            for r in rows:
+                counts[r.verdict] += 1
             if args.png:
                 png = Path(args.png)
                 if len(news) > 1:
@@ -80,6 +83,11 @@ def run(args) -> int:
                   else f"  all values agree (rtol {args.rtol:g})")
             markdown += [f"* {d}" for d in diffs] or [f"all values agree (rtol {args.rtol:g})"]
             failed |= bool(diffs)
+    if base["kind"] == "speed":
+        total = (f"{counts['slower']} slower, {counts['faster']} faster, "
+                 f"{counts['no change']} unchanged (of {sum(counts.values())} measurements)")
+        print(total)
+        markdown.append(total)
     if args.markdown:
         Path(args.markdown).write_text("\n".join(markdown) + "\n")
         print(f"wrote {args.markdown}")

@@ -337,8 +337,9 @@ def training_section(outdir: Path, progress: bool = True) -> str:
     acfg = TrainConfig(**QUICK_ADDING)
     lengths = (10, 20, 40)
 
-    def adding_done(s):
-        label = next(k for k, v in reversed(s.items()) if v["lengths"])
+    def adding_done(s):  # the run just finished: the last model at the longest list
+        most = max(len(v["lengths"]) for v in s.values())
+        label = [k for k, v in s.items() if len(v["lengths"]) == most][-1]
         log.done(f"adding: {label} T={s[label]['lengths'][-1]}")
 
     sweep = adding_sweep(lengths, 32, acfg, progress=bars, on_run=adding_done)

@@ -202,14 +202,15 @@ def depth_markdown(summary: dict, depth: int, learned_fraction: float) -> str:
 
 
 def adding_markdown(sweep: dict) -> str:
-    """Held-out MSE / baseline per model and length; ✓ solved, "const" a constant output."""
+    """Held-out MSE / baseline per model and length; ✓ solved, "flat" a nearly constant
+    output (``constant_output_note``)."""
     lengths = next(iter(sweep.values()))["lengths"]
     lines = ["| model | " + " | ".join(f"T={T}" for T in lengths) + " | longest solved |",
              "| --- " * (len(lengths) + 2) + "|"]
     for label, s in sweep.items():
         const = s.get("constant_output", [False] * len(lengths))
         cells = ["exploded" if st.startswith("exploded") else
-                 f"{m / s['baseline_mse']:.2g}{' ✓' if ok else ''}{' (const)' if c else ''}"
+                 f"{m / s['baseline_mse']:.2g}{' ✓' if ok else ''}{' (flat)' if c else ''}"
                  for m, ok, st, c in zip(s["eval_mse"], s["solved"], s["status"], const,
                                          strict=True)]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {s['longest_solved'] or 'none'} |")
@@ -226,7 +227,8 @@ def constant_output_note(sweep: dict) -> str:
         return ""
     which = "; ".join(f"{label} at T={T} (largest gradient norm {g:.3g}, MSE / baseline "
                       f"{r:.2g})" for label, T, g, r in runs)
-    return ("(const) = the trained net predicts the same value for every held-out sequence: "
+    return ("(flat) = the trained net's output barely depends on the input (its spread over "
+            "held-out sequences is below 5% of the targets'): "
             f"{which}.  An early gradient spike times the step size (lr x 1/(1 - momentum) = "
             "10x lr at momentum 0.9) threw W_hh far out, every tanh unit saturated to +-1 "
             "whatever the input, and no gradient flows back any more: the exploding-gradient "

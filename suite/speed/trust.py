@@ -49,7 +49,8 @@ def row_flags(data: dict, pass_: str = "fwd_bwd") -> dict[tuple[str, int], list[
             continue
         key = (r["label"], r["threads"])
         load = r.get("loadavg_1min")
-        if cores and load is not None and load > cores:
+        if (cores and load is not None and load > cores
+                and not any(f.startswith("load") for f in flags.get(key, []))):
             add(key, f"load {load:.1f} > {cores} cores")
         if r["median_s"] > 0 and r["iqr_s"] > IQR_LIMIT * r["median_s"]:
             add(key, f"{r['impl']} IQR {r['iqr_s'] / r['median_s']:.0%} of median")
