@@ -21,12 +21,27 @@ COMMANDS = ("run", "decay", "speed", "compare", "train", "memory", "grad", "info
 
 
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults, except None and False (no value to show)."""
+    """Show defaults, except None and False (no value to show); lists space-separated, as
+    they are typed."""
 
     def _get_help_string(self, action) -> str:
-        if action.default is None or action.default is False:
-            return action.help or ""
+        help_ = action.help or ""
+        if action.default is None or action.default is False or help_.startswith("default: "):
+            return help_
+        if isinstance(action.default, (list, tuple)):
+            return f"{help_} (default: {' '.join(str(v) for v in action.default)})"
         return super()._get_help_string(action)
+
+
+def _show_every_default(parser: argparse.ArgumentParser) -> None:
+    """Give options without help text one that states the default: argparse prints no
+    line, and so no default, for an option whose help is None."""
+    for action in parser._actions:
+        if (action.help is None and action.option_strings
+                and all(action.default is not v for v in (None, False, argparse.SUPPRESS))):
+            d = action.default
+            action.help = ("default: " + " ".join(str(v) for v in d)
+                           if isinstance(d, (list, tuple)) else "default: %(default)s")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=module.HELP, description=module.HELP,
                            formatter_class=_DefaultsFormatter)
         module.add_arguments(p)
+        _show_every_default(p)
         p.set_defaults(_run=module.run)
     return parser
 
