@@ -49,8 +49,9 @@ def run(args) -> int:
 
     from vgbench.analysis.decay import DecayConfig, sweep
     from vgbench.report import decayplots
+    from vgbench.report.progress import CaseProgress
     from vgbench.report.results import write_result
-    from vgbench.report.tables import DECAY_TABLE_HEAD, decay_table_row
+    from vgbench.report.tables import DECAY_TABLE_HEAD, VERDICT_RULE, decay_table_row
 
     configs = [DecayConfig(
         model=args.model, activation=act, init=args.init, recurrent_init=args.recurrent_init,
@@ -63,6 +64,7 @@ def run(args) -> int:
     path = out / "decay.json"
     runs = []
     progress = sys.stderr.isatty()
+    log = CaseProgress("decay", sum(len(c.sizes) for c in configs), not progress)
     for cfg in configs:
         label = f"{cfg.model} {cfg.activation}"
         done = list(runs)
@@ -70,6 +72,7 @@ def run(args) -> int:
         def save(partial, label=label, done=done):
             write_result(path, "decay", {"runs": [c.as_dict() for c in configs]},
                          {"runs": done + [{"label": label, **partial}]})
+            log.done(f"{label} size {partial['sizes'][-1]['size']}")
 
         runs.append({"label": label, **sweep(cfg, progress=progress, on_size=save)})
     write_result(path, "decay", {"runs": [c.as_dict() for c in configs]}, {"runs": runs})
@@ -89,6 +92,7 @@ def run(args) -> int:
                           for s in r["sizes"]] for r in runs])
         plots.append(decayplots.plot_heatmap(heat, [r["label"] for r in runs],
                                              list(configs[0].sizes), out / "heatmap.png"))
+    print(VERDICT_RULE)
     print(DECAY_TABLE_HEAD)
     for r in runs:
         for i in range(len(r["sizes"])):

@@ -81,6 +81,7 @@ def cases_from_args(args) -> list:
 
 def run(args) -> int:
     from vgbench.env.blas import canonical, select_coretype, selection
+    from vgbench.report.progress import CaseProgress
     from vgbench.report.results import write_result
     from vgbench.report.tables import ceiling_summary, format_table
     from vgbench.speed import trust
@@ -103,11 +104,12 @@ def run(args) -> int:
     config = sweep_config(cases, args.impl, threads, args.passes, args.budget,
                           args.min_repeats, args.gemm_n, args.backend, args.seed)
     data = {}
+    log = CaseProgress("speed", len(cases), not args.no_progress and not sys.stderr.isatty())
     try:
         run_sweep(cases, args.impl, threads, args.passes, args.budget, args.min_repeats,
                   args.gemm_n, compile_time=not args.no_compile_time, backend=args.backend,
                   seed=args.seed, progress=not args.no_progress and sys.stderr.isatty(),
-                  data=data)
+                  data=data, on_case=log.done)
     except KeyboardInterrupt:
         if data.get("records"):
             write_result(out, "speed", config, data)

@@ -114,18 +114,28 @@ def _single(args, progress: bool, out) -> int:
 
 
 def _depth(args, progress: bool, out) -> int:
+    from vgbench.report.progress import CaseProgress
     from vgbench.report.results import write_result
     from vgbench.report.tables import depth_markdown
     from vgbench.report.trainplots import plot_loss_curves, plot_update_heatmaps
-    from vgbench.training.train import LEARNED_FRACTION, depth_comparison, depth_summary
+    from vgbench.training.train import (
+        DEPTH_CONFIGS,
+        LEARNED_FRACTION,
+        depth_comparison,
+        depth_summary,
+    )
 
     config = _config(args, recurrent=False)
     meta = {"experiment": "depth", "depth": args.depth, "width": args.width, **asdict(config)}
+
+    log = CaseProgress("train depth", len(DEPTH_CONFIGS),
+                       not args.no_progress and not sys.stderr.isatty(), unit="run")
 
     def save(results):
         write_result(out / "train_depth.json", "train", meta,
                      {"runs": {k: r.to_dict() for k, r in results.items()},
                       "summary": depth_summary(results)})
+        log.done(list(results)[-1])
 
     results = depth_comparison(args.depth, args.width, config, args.dtype, args.seed,
                                progress, on_run=save)
@@ -138,6 +148,7 @@ def _depth(args, progress: bool, out) -> int:
 
 
 def _adding(args, progress: bool, out) -> int:
+    from vgbench.report.progress import CaseProgress
     from vgbench.report.results import write_result
     from vgbench.report.tables import adding_markdown, constant_output_note
     from vgbench.report.trainplots import plot_adding_sweep
@@ -147,9 +158,15 @@ def _adding(args, progress: bool, out) -> int:
     config = _config(args, recurrent=True)
     meta = {"experiment": "adding", "hidden": args.width, "lengths": lengths, **asdict(config)}
 
+    log = CaseProgress("train adding", 3 * len(lengths),
+                       not args.no_progress and not sys.stderr.isatty(), unit="run")
+
     def save(sweep):
         write_result(out / "train_adding.json", "train", meta,
                      {"sweep": sweep, "solved_fraction": SOLVED_FRACTION})
+        most = max(len(v["lengths"]) for v in sweep.values())
+        label = [k for k, v in sweep.items() if len(v["lengths"]) == most][-1]
+        log.done(f"{label} T={sweep[label]['lengths'][-1]}")
 
     sweep = adding_sweep(lengths, args.width, config, args.dtype, args.seed, progress,
                          on_run=save)
