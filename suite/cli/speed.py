@@ -22,6 +22,16 @@ def add_arguments(parser) -> None:
         "Without --width/--hidden/--depth/--batch/--seq-len the built-in cases run (MLP "
         "W64 L10 B32, W256 L20 B128, W1024 L8 B256; RNN and LSTM H128 T100 B32); with any "
         "of them, each chosen model sweeps their product.")
+    parser.add_argument("--suite", default="default", choices=["default", "deepbench"],
+                        help="deepbench: DeepBench's training sizes for GEMM, vanilla RNN "
+                             "and LSTM (float32), capped by --max-row-s; the case options "
+                             "below are then ignored")
+    parser.add_argument("--max-row-s", type=float, default=5.0,
+                        help="deepbench: skip (and list) problems estimated to take longer "
+                             "than this many seconds")
+    parser.add_argument("--csv", default=None, metavar="FILE",
+                        help="also write one CSV row per measurement (README: beside "
+                             "DeepBench's tables)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--width", action=IntList, help="MLP widths W")
     parser.add_argument("--depth", action=IntList, help="MLP depths L (default 10)")
@@ -97,8 +107,10 @@ def run(args) -> int:
         if "forward" in args.passes:
             print("note: forward alone has no CUDA path; timing fwd_bwd only")
             args.passes = ["fwd_bwd"]
-    cases = cases_from_args(args)
     threads = args.threads or default_threads()
+    if args.suite == "deepbench":
+        return _deepbench(args, threads)
+    cases = cases_from_args(args)
     out = Path(args.out or f"results/speed-{platform.node()}-"
                f"{time.strftime('%Y%m%d-%H%M%S')}.json")
     config = sweep_config(cases, args.impl, threads, args.passes, args.budget,
@@ -133,10 +145,54 @@ def run(args) -> int:
     if any(trust.row_flags(data, p) for p in args.passes):
         print(trust.RULE)
     print(f"\nwrote {out}")
+    if args.csv:
+        from vgbench.report.csvout import speed_rows, write_csv
+
+        print(f"wrote {write_csv(args.csv, speed_rows(data))}")
     if not args.no_plot and data["records"]:
         from vgbench.report.results import read_result
         from vgbench.report.speedplots import plot_speed
 
         png = plot_speed([read_result(out, "speed")], out.with_suffix(".png"))
         print(f"wrote {png}")
+    return 0
+
+
+def _deepbench(args, threads: list[int]) -> int:
+    """``--suite deepbench``: DeepBench's training rows, capped, as JSON, table and CSV."""
+    from vgbench.report.csvout import deepbench_rows, write_csv
+    from vgbench.report.progress import CaseProgress
+    from vgbench.report.results import write_result
+    from vgbench.report.tables import ceiling_summary, deepbench_table
+    from vgbench.speed import deepbench
+
+    if args.backend != "cpu":
+        raise ValueError("--suite deepbench runs on the CPU only (--backend cpu)")
+    out = Path(args.out or f"results/deepbench-{platform.node()}-"
+               f"{time.strftime('%Y%m%d-%H%M%S')}.json")
+    config = {"suite": "deepbench", "threads": threads, "budget_s": args.budget,
+              "min_repeats": args.min_repeats, "max_row_s": args.max_row_s}
+    log = CaseProgress("deepbench", 0, not args.no_progress)
+    data = {}
+    try:
+        deepbench.run_suite(threads, args.budget, args.min_repeats, args.max_row_s,
+                            on_row=log.done, on_plan=log.set_total, data=data)
+    except KeyboardInterrupt:
+        if data.get("rows"):
+            write_result(out, "deepbench", config, data)
+            print(f"partial results written to {out}", file=sys.stderr)
+        raise
+    finally:
+        log.close()
+    write_result(out, "deepbench", config, data)
+    print(ceiling_summary(data))
+    print(deepbench_table(data))
+    if data["skipped"]:
+        total = len(data["skipped"]) + len(data["rows"]) // len(threads)
+        print(f"\nskipped {len(data['skipped'])} of {total} problems (this machine's caps):")
+        for s in data["skipped"]:
+            print(f"  {s['label']}: {s['reason']}")
+    print(f"\nwrote {out}")
+    if args.csv:
+        print(f"wrote {write_csv(args.csv, deepbench_rows(data))}")
     return 0

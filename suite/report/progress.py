@@ -27,6 +27,11 @@ class CaseProgress:
         self.bar = tqdm(total=total, desc=section, unit=unit,
                         disable=not enabled or self.lines)
 
+    def set_total(self, total: int) -> None:
+        """The number of cases, once known (after planning)."""
+        self.total = total
+        self.bar.reset(total=total)
+
     def start(self, name: str) -> None:
         """Show which case runs now (bar only)."""
         self.bar.set_postfix_str(name)

@@ -43,6 +43,25 @@ def format_table(data: dict, pass_: str = "fwd_bwd", markdown: bool = False) -> 
     return render_table(head, lines, markdown)
 
 
+def deepbench_table(data: dict) -> str:
+    """DeepBench-style rows: sizes, threads, forward and forward+backward ms, TFLOP/s and
+    % of the GEMM ceiling (``vgbench.speed.deepbench``)."""
+    head = ["kernel", "M", "N", "K", "op", "hidden", "batch", "T", "thr", "fwd ms",
+            "fwd+bwd ms", "TFLOP/s", "% GEMM"]
+    lines = []
+    for r in data["rows"]:
+        gemm = r["kernel"] == "gemm"
+        sizes = ([str(r[k]) for k in ("M", "N", "K")] + [r["op"], "", "", ""] if gemm
+                 else ["", "", "", ""] + [str(r[k]) for k in ("hidden", "batch", "T")])
+        frac = r.get("gemm_fraction")
+        fwd_bwd = r.get("fwd_bwd")
+        lines.append([r["kernel"], *sizes, str(r["threads"]),
+                      format_ms(r["forward"]["median_s"]),
+                      "-" if fwd_bwd is None else format_ms(fwd_bwd["median_s"]),
+                      f"{r['tflops']:.3g}", "-" if frac is None else f"{100 * frac:.0f}"])
+    return render_table(head, lines)
+
+
 def render_table(head: list[str], rows: list[list[str]], markdown: bool = False,
                  left: int = 1) -> str:
     """Rows of strings as Markdown or as aligned text (first ``left`` columns left-aligned)."""
