@@ -139,9 +139,12 @@ def run(args) -> int:
               f"cached {c['cached_load_s']:.2f} s")
     for note in data["notes"]:
         print(f"note: {note}")
+    shown = set()
     for pass_ in args.passes:
         for warning in trust.warnings(data, pass_):
-            print(f"warning ({pass_}): {warning}")
+            if warning not in shown:  # the load line is the same for every pass
+                shown.add(warning)
+                print(f"warning ({pass_}): {warning}")
     if any(trust.row_flags(data, p) for p in args.passes):
         print(trust.RULE)
     print(f"\nwrote {out}")
