@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from vgbench.report.plotting import pyplot, save_figure
+from vgbench.speed import trust
 from vgbench.speed.compare import DEFAULT_THRESHOLD, Row
 
 _STYLE = {"vgbench": "C0", "numpy": "C1", "torch": "C2", "jax": "C3"}
@@ -31,7 +32,7 @@ def plot_speed(docs: list[dict], path, pass_: str = "fwd_bwd") -> Path:
                      for r in d["data"]["records"])]
     if not models:
         raise ValueError(f"no {pass_} records to plot")
-    fig, axes = pyplot().subplots(len(models), 2, figsize=(11, 3.8 * len(models)), squeeze=False)
+    fig, axes = pyplot().subplots(len(models), 2, figsize=(11, 4.6 * len(models)), squeeze=False)
     for row, model in zip(axes, models, strict=True):
         t_ax, g_ax = row
         for i, doc in enumerate(docs):
@@ -60,6 +61,13 @@ def plot_speed(docs: list[dict], path, pass_: str = "fwd_bwd") -> Path:
                                       alpha=0.8, xytext=(4, 8 if k % 2 else -12),
                                       textcoords="offset points", annotation_clip=True,
                                       ha="right" if 0 < k == len(pts) - 1 else "left")
+            flags = trust.row_flags(doc["data"], pass_)
+            bad = [r for r in records if (r["label"], r["threads"]) in flags]
+            for ax, y in ((t_ax, lambda r: r["median_s"] * 1e3), (g_ax, lambda r: r["gflops"])):
+                if bad:
+                    ax.scatter([r["flops"] / 1e9 for r in bad], [y(r) for r in bad], s=90,
+                               facecolors="none", edgecolors="red", lw=0.8, zorder=3,
+                               label=f"{prefix}flagged: untrustworthy (trust rule)")
             for n, c in doc["data"].get("ceiling", {}).items():
                 for dtype in sorted({r["dtype"] for r in records}):
                     rate = c["gemm"][dtype]["best_gflops"]
@@ -76,7 +84,8 @@ def plot_speed(docs: list[dict], path, pass_: str = "fwd_bwd") -> Path:
         t_ax.margins(x=0.15, y=0.2)
         for ax in (t_ax, g_ax):  # decade labels only: no "6x10^0" crowding narrow ranges
             ax.yaxis.set_minor_formatter(NullFormatter())
-        t_ax.legend(fontsize=7)
+        # below the panel: inside, it covered points of single-case families
+        t_ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
         t_ax.grid(True, which="both", alpha=0.3)
         g_ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()

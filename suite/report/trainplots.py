@@ -80,9 +80,10 @@ def plot_adding_sweep(sweep: dict, path: Path, solved_fraction: float) -> Path:
                  label=label)
         ax1.plot(T, s["eval_accuracy"], "o-", label=label)
     ax0.axhline(solved_fraction, ls="--", color="gray", lw=1, label="solved below")
+    ax0.axhline(1.0, ls=":", color="black", lw=1, label="predicting the mean")
     ax0.set_yscale("log")
     ax0.set_ylabel("held-out MSE / baseline (predict mean)")
-    ax1.set_ylabel("accuracy (|error| < 0.04)")
+    ax1.set_ylabel("accuracy: share of sequences with |error| < 0.04")
     ax1.set_ylim(-0.02, 1.02)
     lengths = sorted({T for s in sweep.values() for T in s["lengths"]})
     for ax in (ax0, ax1):
