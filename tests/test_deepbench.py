@@ -66,3 +66,18 @@ def test_speed_rows_merge_passes_per_case_thread_and_impl():
     (row,) = speed_rows({"records": records})
     assert (row["fwd_ms"], row["fwd_bwd_ms"], row["tflops"], row["T"]) == ("1", "3", "0.002", 5)
     assert row["pct_gemm_ceiling"] == "25.0"
+
+
+def test_compare_reads_deepbench_results_like_speed_results(tmp_path, capsys):
+    from vgbench.cli import main
+    from vgbench.report.results import write_result
+
+    row = db.measure(db.Problem("vanilla", hidden=8, batch=2, T=3), 1, 0.0, 5, 10.0)
+    records = db.as_records({"rows": [row]})
+    assert [(r["pass"], r["impl"]) for r in records] == [("forward", "vgbench"),
+                                                         ("fwd_bwd", "vgbench")]
+    data = {"rows": [row], "skipped": [], "ceiling": {}}
+    a = write_result(tmp_path / "a.json", "deepbench", {}, data)
+    b = write_result(tmp_path / "b.json", "deepbench", {}, data)
+    assert main(["compare", str(a), str(b)]) == 0
+    assert "0 slower, 0 faster, 2 unchanged (of 2 measurements)" in capsys.readouterr().out

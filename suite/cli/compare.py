@@ -36,6 +36,15 @@ def _files(spec: str, newest_only: bool) -> list:
     return [path]
 
 
+def _as_speed(doc: dict) -> dict:
+    """A deepbench result's rows as speed records (speed results pass through)."""
+    if doc["kind"] != "deepbench":
+        return doc
+    from vgbench.speed.deepbench import as_records
+
+    return {**doc, "data": {**doc["data"], "records": as_records(doc["data"])}}
+
+
 def run(args) -> int:
     from vgbench.report.results import read_result
     from vgbench.report.speedplots import plot_ratios
@@ -62,8 +71,8 @@ def run(args) -> int:
         for line in compare.setup_differences(base, new):
             print(f"  setup: {line}")
             markdown.append(f"* setup: {line}")
-        if base["kind"] == "speed":
-            rows = compare.compare_speed(base, new, threshold)
+        if base["kind"] in ("speed", "deepbench"):
+            rows = compare.compare_speed(_as_speed(base), _as_speed(new), threshold)
             if not rows:
                 print("  no measurement in common")
                 continue
@@ -83,7 +92,7 @@ def run(args) -> int:
                   else f"  all values agree (rtol {args.rtol:g})")
             markdown += [f"* {d}" for d in diffs] or [f"all values agree (rtol {args.rtol:g})"]
             failed |= bool(diffs)
-    if base["kind"] == "speed":
+    if base["kind"] in ("speed", "deepbench"):
         total = (f"{counts['slower']} slower, {counts['faster']} faster, "
                  f"{counts['no change']} unchanged (of {sum(counts.values())} measurements)")
         print(total)

@@ -262,3 +262,18 @@ def run_suite(threads: list[int], budget_s: float = 0.5, min_repeats: int = 5,
     data["loadavg_end"] = list(load) if load else None
     data["complete"] = True
     return data
+
+
+def as_records(data: dict) -> list[dict]:
+    """The rows as speed-sweep records (one per pass), so ``vgbench compare`` reads them
+    like any speed result: same keys (``vgbench.speed.sweep.record_key``), raw samples."""
+    out = []
+    for r in data["rows"]:
+        for pass_ in ("forward", "fwd_bwd"):
+            if pass_ in r:
+                out.append({"label": r["label"], "in_dim": 0, "out_dim": 0,
+                            "threads": r["threads"], "pass": pass_,
+                            "impl": "blas" if r["kernel"] == "gemm" else "vgbench",
+                            "samples_ns": r[pass_]["samples_ns"],
+                            "median_s": r[pass_]["median_s"]})
+    return out
