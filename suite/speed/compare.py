@@ -124,6 +124,10 @@ def setup_differences(base: dict, new: dict) -> list[str]:
     if (cb.get("mode"), cb.get("coretype")) != (cn.get("mode"), cn.get("coretype")):
         out.append(f"BLAS core-type choice: {cb.get('mode')}/{cb.get('coretype') or 'detected'}"
                    f" -> {cn.get('mode')}/{cn.get('coretype') or 'detected'}")
+    commits = [(d.get("provenance") or {}).get("git_commit") for d in (base, new)]
+    if commits[0] != commits[1]:
+        out.append(f"vgbench commit: {(commits[0] or 'unknown')[:12]} -> "
+                   f"{(commits[1] or 'unknown')[:12]}")
     loads = [d["data"].get("loadavg_start") for d in (base, new)]
     if all(loads) and max(loads[0][0], loads[1][0]) > 0.5 * (mn.get("num_cpu") or 1):
         out.append(f"load average at start: {loads[0][0]:.1f} -> {loads[1][0]:.1f} "
