@@ -89,20 +89,29 @@ def plot_rates(points: list[dict], path, theory_curve: dict | None = None) -> Pa
     panels = 2 if theory_curve else 1
     fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 4.0), squeeze=False)
     ax = axes[0, 0]
-    for p in points:
+    vals = [p["predicted"] for p in points] + [p["rho"] for p in points]
+    order = sorted(range(len(points)), key=lambda i: points[i]["predicted"])
+    for rank, i in enumerate(order):
+        p = points[i]
         lo, hi = p["rho_ci95"]
         ax.errorbar(p["predicted"], p["rho"], yerr=[[p["rho"] - lo], [hi - p["rho"]]],
                     fmt="o", ms=4, capsize=2)
+        # alternate above-left / below-right of the diagonal, the largest above-left:
+        # neighbours do not collide and no label runs off the right edge
+        above = rank % 2 == 1 or rank == len(order) - 1
         ax.annotate(p["label"], (p["predicted"], p["rho"]), fontsize=6,
-                    xytext=(3, -8), textcoords="offset points")
-    vals = [p["predicted"] for p in points] + [p["rho"] for p in points]
+                    xytext=(-5, 4) if above else (5, -9), textcoords="offset points",
+                    ha="right" if above else "left")
     if vals:
         lo, hi = min(vals) * 0.95, max(vals) * 1.05
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="measured = predicted")
         ax.legend(fontsize=7)
     ax.set_xlabel("predicted rho = sqrt(chi_1)")
     ax.set_ylabel("measured rho (fit, 95% CI)")
-    ax.set_title("per-layer gradient factor: measured vs mean field", fontsize=9)
+    biases = {p["label"].split(",")[0]: f"{p['sigma_b']:g}" for p in points if "sigma_b" in p}
+    ax.set_title("per-layer gradient factor: measured vs mean field"
+                 + ("\n(sigma_b: " + ", ".join(f"{k} {v}" for k, v in biases.items()) + ")"
+                    if biases else ""), fontsize=9)
     ax.grid(alpha=0.3)
     if theory_curve:
         ax = axes[0, 1]
