@@ -87,3 +87,40 @@ def test_every_result_carries_provenance():
     assert set(p) == {"vgbench_version", "git_commit", "git_dirty", "command", "started"}
     assert p["started"].endswith("Z") and p["started"][4] == "-"
     assert p["git_commit"] is None or len(p["git_commit"]) == 40
+
+
+def test_progress_prints_one_line_per_case_in_a_log(capsys):
+    from vgbench.report.progress import CaseProgress
+
+    with CaseProgress("decay", 2, enabled=True) as bar:  # pytest's stderr is no terminal
+        bar.done("a")
+        bar.done("b")
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in err] == ["[decay 1/2] a", "[decay 2/2] b"]
+    with CaseProgress("decay", 1, enabled=False) as bar:
+        bar.done("a")
+    assert capsys.readouterr().err == ""
+
+
+def test_adding_table_marks_flat_runs_and_explains_them():
+    from vgbench.report.tables import adding_markdown, constant_output_note
+
+    sweep = {"RNN": {"lengths": [10, 20], "eval_mse": [0.9, 1 / 60], "solved": [False, True],
+                     "status": ["ok", "ok"], "max_grad_norm": [2000.0, 3.0],
+                     "constant_output": [True, False], "baseline_mse": 1 / 6,
+                     "longest_solved": 20}}
+    table = adding_markdown(sweep)
+    assert "| RNN | 5.4 (flat) | 0.1 ✓ | 20 |" in table
+    note = constant_output_note(sweep)
+    assert "RNN at T=10 (largest gradient norm 2e+03, MSE / baseline 5.4)" in note
+    sweep["RNN"]["constant_output"] = [False, False]
+    assert constant_output_note(sweep) == ""
+
+
+def test_curve_plot_notes_say_what_a_log_axis_cannot_draw():
+    from vgbench.report.decayplots import _missing_notes
+
+    assert _missing_notes({"size": 64, "forward_first_nonfinite": 42}, "layer") == [
+        "64: forward overflowed at layer 42, gradient not drawn"]
+    assert _missing_notes({"size": 100, "first_nonfinite": None, "first_zero": 80},
+                          "step") == ["100: exactly 0 at steps 1..80 (truncated BPTT), not drawn"]
