@@ -29,6 +29,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-row-s", type=float, default=5.0,
                         help="deepbench: skip (and list) problems estimated to take longer "
                              "than this many seconds")
+    parser.add_argument("--kernels", nargs="+", default=["gemm", "vanilla", "lstm"],
+                        choices=["gemm", "vanilla", "lstm"],
+                        help="deepbench: which of DeepBench's kernel lists to run")
     parser.add_argument("--csv", default=None, metavar="FILE",
                         help="also write one CSV row per measurement (README: beside "
                              "DeepBench's tables)")
@@ -173,13 +176,15 @@ def _deepbench(args, threads: list[int]) -> int:
         raise ValueError("--suite deepbench runs on the CPU only (--backend cpu)")
     out = Path(args.out or f"results/deepbench-{platform.node()}-"
                f"{time.strftime('%Y%m%d-%H%M%S')}.json")
-    config = {"suite": "deepbench", "threads": threads, "budget_s": args.budget,
+    config = {"suite": "deepbench", "kernels": args.kernels, "threads": threads,
+              "budget_s": args.budget,
               "min_repeats": args.min_repeats, "max_row_s": args.max_row_s}
     log = CaseProgress("deepbench", 0, not args.no_progress)
     data = {}
     try:
         deepbench.run_suite(threads, args.budget, args.min_repeats, args.max_row_s,
-                            on_row=log.done, on_plan=log.set_total, data=data)
+                            on_row=log.done, on_plan=log.set_total, data=data,
+                            kernels=tuple(args.kernels))
     except KeyboardInterrupt:
         if data.get("rows"):
             write_result(out, "deepbench", config, data)

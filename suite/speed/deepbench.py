@@ -224,11 +224,14 @@ def measure(p: Problem, threads: int, budget_s: float, min_repeats: int,
     return row
 
 
+KERNELS = ("gemm", "vanilla", "lstm")
+
+
 def run_suite(threads: list[int], budget_s: float = 0.5, min_repeats: int = 5,
               max_row_s: float = 5.0, on_row=None, on_plan=None,
-              data: dict | None = None) -> dict:
+              data: dict | None = None, kernels=KERNELS) -> dict:
     """Ceiling per thread count, plan (capped by the slowest ceiling), then every planned
-    problem at every thread count.  ``on_plan(rows to measure)`` once planned,
+    problem of ``kernels`` at every thread count.  ``on_plan(rows to measure)`` once planned,
     ``on_row(label)`` after each row.
 
     Returns (and fills ``data`` as it goes, so Ctrl-C keeps the finished rows)::
@@ -246,7 +249,8 @@ def run_suite(threads: list[int], budget_s: float = 0.5, min_repeats: int = 5,
         with thread_limit(n):
             data["ceiling"][str(n)] = measure_ceiling(GEMM_N, budget_s=budget_s)
     slowest = min(c["gemm"]["float32"]["best_gflops"] for c in data["ceiling"].values())
-    todo, skipped = plan(problems(), slowest, max_row_s, min_repeats, available_bytes())
+    chosen = [p for p in problems() if p.kernel in kernels]
+    todo, skipped = plan(chosen, slowest, max_row_s, min_repeats, available_bytes())
     data["skipped"] = [{"label": p.label(), "reason": why} for p, why in skipped]
     if on_plan is not None:
         on_plan(len(todo) * len(threads))
