@@ -37,7 +37,8 @@ def test_summary_table_has_a_row_per_case_and_the_extra_section(report):
     assert "| sigmoid, xavier | 6 | " in text and "| LSTM, forget bias 1 | 25 | " in text
     assert "vanishing" in text and "clipped to 1" in text and "never violated" in text
     assert "**Mean-field check**" in text and "**Variance scaling**" in text
-    assert text.rstrip().endswith("s.") and "## extra" in text
+    assert "Verdict rule:" in text and "## extra" in text and "Wall time" not in text
+    assert "command `" in text and "started 20" in text  # provenance in the header
 
 
 def test_report_json_holds_curves_fits_and_theory(report):

@@ -164,3 +164,22 @@ def test_truncation_reaches_the_recurrent_gradient():
     assert cut.loss[0] == full.loss[0]  # same forward pass
     assert cut.grad_norm[0, 2] == pytest.approx(full.grad_norm[0, 2], rel=1e-12)  # readout
     assert not np.isclose(cut.grad_norm[0, 1], full.grad_norm[0, 1], rtol=1e-6)
+
+
+def test_adding_sweep_records_flat_outputs_and_depth_summary_learned():
+    from vgbench.training.train import (
+        ADDING_MODELS,
+        TrainConfig,
+        adding_sweep,
+        depth_comparison,
+        depth_summary,
+    )
+
+    sweep = adding_sweep([4], 4, TrainConfig(steps=3, batch=4, eval_batch=16))
+    for s in sweep.values():
+        assert len(s["max_grad_norm"]) == len(s["constant_output"]) == 1
+        assert s["max_grad_norm"][0] > 0 and isinstance(s["constant_output"][0], bool)
+    assert set(sweep) == set(ADDING_MODELS)
+    runs = depth_comparison(3, 8, TrainConfig(steps=2, batch=8, eval_batch=16))
+    for label, s in depth_summary(runs).items():
+        assert s["learned"] == (runs[label].eval_mse < 0.5 * runs[label].baseline_mse)

@@ -70,6 +70,16 @@ def decay_summary(model: str, size: int, **config) -> dict:
     return sweep(cfg, progress=False)["sizes"][0]
 
 
+# Tracked values keep 6 significant digits: float64 summation order moves the 15th digit,
+# not the 6th, so a tracked change is a change in the code, and asv prints no 17-digit noise.
+DIGITS = 6
+
+
+def rounded(value: float, digits: int = DIGITS) -> float:
+    """``value`` to ``digits`` significant digits."""
+    return float(f"{value:.{digits}g}")
+
+
 def log10_ratio(summary: dict) -> float:
     """log10(||dL/dh_1|| / ||dL/dh_L||): negative when gradients vanish toward the input."""
     return math.log10(summary["first_last_ratio"])
@@ -78,3 +88,17 @@ def log10_ratio(summary: dict) -> float:
 def fitted_factor(summary: dict) -> float:
     """Fitted per-layer (per-step) backward factor rho: < 1 vanishing, > 1 exploding."""
     return summary["fit"]["rho"]
+
+
+# asv reads every tracked number as "lower is better".  The decay tracks therefore track
+# distances: from no change (decades), from the critical rate rho = 1, from theory.
+
+def decades_changed(summary: dict) -> float:
+    """|log10(first/last)|: decades the gradient norm changes across the net (>= 0)."""
+    return rounded(abs(log10_ratio(summary)))
+
+
+def log_rate(summary: dict) -> float:
+    """|ln rho| = 1 / |xi|, xi the depth scale: 0 at the critical rate, larger the faster
+    the gradient vanishes or explodes per layer (step)."""
+    return rounded(abs(math.log(fitted_factor(summary))))

@@ -95,29 +95,37 @@ DECAY_DEPTHS = [10, 50]
 
 
 class MLPDecay(_MLPDecaySweeps):
-    """Gradient decay of a width-128 float64 MLP (``vgbench.analysis.decay``, 3 fixed seeds)."""
+    """Gradient decay of a width-128 float64 MLP (``vgbench.analysis.decay``, 3 fixed seeds).
+
+    Distances, so that asv's "lower is better" reads right; the signed values (rho, the
+    direction of change) are gated exactly by ``bench/decay_gate.py``.
+    """
 
     params = [common.ACTIVATIONS, common.INITS, DECAY_DEPTHS]
     param_names = ["activation", "init", "depth"]
 
-    def track_log10_grad_ratio(self, sweeps, activation, init, depth):
-        return common.log10_ratio(self.summary)
+    def track_decades_changed(self, sweeps, activation, init, depth):
+        return common.decades_changed(self.summary)
 
-    track_log10_grad_ratio.unit = "log10(first/last)"
+    track_decades_changed.unit = "decades |log10(first/last)|"
 
-    def track_per_layer_factor(self, sweeps, activation, init, depth):
-        return common.fitted_factor(self.summary)
+    def track_log_rate(self, sweeps, activation, init, depth):
+        return common.log_rate(self.summary)
 
-    track_per_layer_factor.unit = "rho per layer"
+    track_log_rate.unit = "|ln rho| per layer (1/depth scale)"
 
 
 class MLPDecayTheory(_MLPDecaySweeps):
-    """Fitted rho against the mean-field sqrt(chi_1), where theory applies (i.i.d. inits)."""
+    """Fitted rho against the mean-field sqrt(chi_1), where theory applies (i.i.d. inits),
+    at depth 50 only.  tanh/xavier sits at the critical point (chi_1 = 1, q* = 0), where
+    the gradient decays as a power of depth, not exponentially: the fitted rate creeps
+    toward 1 with depth (8.4% below theory at depth 10, 2.0% at 50); the other cases are
+    within 1.5% at both depths."""
 
-    params = [common.ACTIVATIONS, ["xavier", "he"], DECAY_DEPTHS]
+    params = [common.ACTIVATIONS, ["xavier", "he"], [50]]
     param_names = ["activation", "init", "depth"]
 
-    def track_theory_rel_diff(self, sweeps, activation, init, depth):
-        return self.summary["rho_rel_diff"]
+    def track_theory_distance(self, sweeps, activation, init, depth):
+        return common.rounded(abs(self.summary["rho_rel_diff"]))
 
-    track_theory_rel_diff.unit = "(rho - rho_theory) / rho_theory"
+    track_theory_distance.unit = "|rho - rho_theory| / rho_theory"

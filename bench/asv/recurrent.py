@@ -63,13 +63,15 @@ class RecurrentMemoryRatio:
         self.model, _, _ = common.recurrent_case(cell, 1, 256, dtype)
 
     def track_peak_over_activations(self, cell, dtype):
-        return measure_peak_memory(self.model, 300, common.BATCH)["ratio_without_outputs"]
+        return common.rounded(
+            measure_peak_memory(self.model, 300, common.BATCH)["ratio_without_outputs"], 4)
 
     track_peak_over_activations.unit = "peak RSS / activation bytes"
 
 
 class RNNDecay:
-    """Decay over time of a width-128 float64 RNN (``vgbench.analysis.decay``, 3 fixed seeds)."""
+    """Decay over time of a width-128 float64 RNN (``vgbench.analysis.decay``, 3 fixed seeds);
+    distances as in ``MLPDecay`` (signed values: ``bench/decay_gate.py``)."""
 
     params = [common.ACTIVATIONS, ["xavier", "orthogonal"], [10, 100]]
     param_names = ["activation", "init", "seq_len"]
@@ -77,23 +79,23 @@ class RNNDecay:
     def setup(self, activation, init, seq_len):
         self.summary = common.decay_summary("rnn", seq_len, activation=activation, init=init)
 
-    def track_log10_grad_ratio(self, activation, init, seq_len):
-        return common.log10_ratio(self.summary)
+    def track_decades_changed(self, activation, init, seq_len):
+        return common.decades_changed(self.summary)
 
-    track_log10_grad_ratio.unit = "log10(first/last)"
+    track_decades_changed.unit = "decades |log10(first/last)|"
 
-    def track_per_step_factor(self, activation, init, seq_len):
-        return common.fitted_factor(self.summary)
+    def track_log_rate(self, activation, init, seq_len):
+        return common.log_rate(self.summary)
 
-    track_per_step_factor.unit = "rho per step"
+    track_log_rate.unit = "|ln rho| per step (1/depth scale)"
 
-    def track_pascanu_slack(self, activation, init, seq_len):
-        """log10 of the fitted rho over the Pascanu bound's rate (<= 0 while it holds)."""
+    def track_rho_over_bound(self, activation, init, seq_len):
+        """Fitted rho over the Pascanu bound's rate (<= 1 while the bound holds)."""
         rates = self.summary["pascanu_rate"]
         bound = math.exp(sum(math.log(r) for r in rates) / len(rates))
-        return math.log10(common.fitted_factor(self.summary) / bound)
+        return common.rounded(common.fitted_factor(self.summary) / bound)
 
-    track_pascanu_slack.unit = "log10(rho / bound rate)"
+    track_rho_over_bound.unit = "rho / bound rate"
 
 
 class LSTMDecay:
@@ -105,12 +107,12 @@ class LSTMDecay:
     def setup(self, init, seq_len):
         self.summary = common.decay_summary("lstm", seq_len, init=init)
 
-    def track_log10_grad_ratio(self, init, seq_len):
-        return common.log10_ratio(self.summary)
+    def track_decades_changed(self, init, seq_len):
+        return common.decades_changed(self.summary)
 
-    track_log10_grad_ratio.unit = "log10(first/last)"
+    track_decades_changed.unit = "decades |log10(first/last)|"
 
-    def track_per_step_factor(self, init, seq_len):
-        return common.fitted_factor(self.summary)
+    def track_log_rate(self, init, seq_len):
+        return common.log_rate(self.summary)
 
-    track_per_step_factor.unit = "rho per step"
+    track_log_rate.unit = "|ln rho| per step (1/depth scale)"

@@ -5,7 +5,9 @@ forward and backward pass and records the decay curve ||dL/dh_l|| (l = 1..L, or
 t = 1..T), ||dL/dW_l||_F, and what went wrong: the first layer or step (in backward order,
 i.e. counted down from the top) whose gradient norm overflowed to Inf/NaN or vanished to
 exactly 0, the first layer whose forward activations overflowed, and the fraction of dead
-units per layer (f'(z) = 0 for every example in the batch: ReLU units stuck below zero).
+units per layer (f'(z) = 0 for every example in the batch: ReLU units stuck below zero)
+and of saturated ones (f'(z) below 1% of sup |f'| on every example: sigmoid/tanh units
+pushed into their flat tails; ``saturated_fraction``).
 On the CPU backend it also counts, per layer or step, the fraction of entries of dL/dh
 (and dL/dc for the LSTM) that are subnormal and that are exactly zero (counted inside the
 backward kernels from the bit patterns: a float32 gradient vanishes through the subnormal
@@ -36,7 +38,7 @@ from vgbench.analysis import theory
 from vgbench.analysis.clip import clip_by_global_norm, global_norm
 from vgbench.backends import BACKENDS
 from vgbench.cluster.tasks import Task, TaskResult, run_tasks
-from vgbench.kernels.activations import activation_code
+from vgbench.kernels.activations import activation_code, derivative_array, gamma
 from vgbench.models import LSTM, MLP, MODELS, RNN
 from vgbench.models.init import check_init
 from vgbench.models.validate import check_choice, check_dtype, check_positive_int
@@ -190,6 +192,7 @@ def probe(config: DecayConfig, size: int, seed: int,
         out["forward_first_nonfinite"] = (int(np.argmin(finite)) + 1
                                           if not finite.all() else None)
         out["dead_fraction"] = model.dead_fraction(x)
+        out["saturated_fraction"] = saturated_fraction(config.activation, acts)
     if config.model == "rnn":
         bound = theory.pascanu_bound(model.params["W_hh"], config.activation)
         out["pascanu"] = bound.as_dict()
@@ -211,6 +214,19 @@ def _underflow_counts(counts: np.ndarray, entries: int) -> dict:
         out["cell_subnormal_fraction"] = frac[:, 2]
         out["cell_zero_fraction"] = frac[:, 3]
     return out
+# A unit is saturated when f'(z) < SATURATION * sup |f'| on every example of the batch:
+# it passes less than 1% of the gradient a unit at its steepest point would pass.
+SATURATION = 0.01
+
+
+def saturated_fraction(activation: str, acts: np.ndarray) -> np.ndarray:
+    """(L,) per hidden layer, the fraction of units with f'(z) < SATURATION * sup |f'| on
+    every row; ``acts`` (L, B, W) are the hidden outputs (``MLP.activations``).  Dead ReLUs
+    (f' = 0) count too; for sigmoid and tanh, whose f' is never 0 in exact arithmetic,
+    this is the measure of saturation."""
+    d = np.empty_like(acts)
+    derivative_array(activation_code(activation), acts, d)
+    return (np.abs(d) < SATURATION * gamma(activation)).all(axis=1).mean(axis=1)
 
 
 def _zero_is_underflow(curve: np.ndarray, dtype: str) -> bool:
@@ -320,6 +336,7 @@ def aggregate_seeds(size: int, probes: list[dict],
                 s[key] = np.mean([p[key] for p in probes], axis=0)
     if "dead_fraction" in probes[0]:
         s["dead_fraction"] = np.mean([p["dead_fraction"] for p in probes], axis=0)
+        s["saturated_fraction"] = np.mean([p["saturated_fraction"] for p in probes], axis=0)
         fwd = [p["forward_first_nonfinite"] for p in probes]
         s["forward_first_nonfinite"] = min((f for f in fwd if f is not None), default=None)
     if "pascanu" in probes[0]:
@@ -356,7 +373,8 @@ def probe_tasks(config: DecayConfig, mean_field: theory.MeanField | None) -> lis
 
 def sweep(config: DecayConfig, progress: bool = True,
           on_size: Callable[[dict], None] | None = None, scheduler: str | None = None) -> dict:
-    """Probe every size x seed; return {"theory": ..., "sizes": [summary per size]}.
+    """Probe every size x seed; return {"config": the config as a dict, "theory": ...,
+    "sizes": [summary per size]}.
 
     ``on_size(partial_data)`` is called after each size (e.g. to write the JSON so far,
     so an interrupted sweep keeps what it measured); ``data["sizes"]`` is in config order
@@ -365,7 +383,8 @@ def sweep(config: DecayConfig, progress: bool = True,
     size then also lists, per seed, the ``workers`` that computed it.
     """
     mf = mean_field_for(config)
-    data = {"theory": {"mean_field": mf.as_dict() if mf is not None else None},
+    data = {"config": config.as_dict(),
+            "theory": {"mean_field": mf.as_dict() if mf is not None else None},
             "sizes": []}
     tasks = probe_tasks(config, mf)
     seeds = config.seeds

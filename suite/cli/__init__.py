@@ -21,17 +21,22 @@ import sys
 from vgbench import __version__
 from vgbench.cli.guard import exit_code, signals_as_exceptions
 from vgbench.env.blas import select_from_argv
+from vgbench.env.provenance import mark_start
 
 COMMANDS = ("run", "decay", "phase", "speed", "compare", "train", "memory", "grad", "info",
             "subnormal")
 
 
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults, except None and False (no value to show)."""
+    """Show defaults, except None and False (no value to show); lists space-separated, as
+    they are typed."""
 
     def _get_help_string(self, action) -> str:
-        if action.default is None or action.default is False:
-            return action.help or ""
+        help_ = action.help or ""
+        if action.default is None or action.default is False or help_.startswith("default: "):
+            return help_
+        if isinstance(action.default, (list, tuple)):
+            return f"{help_} (default: {' '.join(str(v) for v in action.default)})"
         return super()._get_help_string(action)
 
 
@@ -40,6 +45,17 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _show_every_default(parser: argparse.ArgumentParser) -> None:
+    """Give options without help text one that states the default: argparse prints no
+    line, and so no default, for an option whose help is None."""
+    for action in parser._actions:
+        if (action.help is None and action.option_strings
+                and all(action.default is not v for v in (None, False, argparse.SUPPRESS))):
+            d = action.default
+            action.help = ("default: " + " ".join(str(v) for v in d)
+                           if isinstance(d, (list, tuple)) else "default: %(default)s")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=module.HELP, description=module.HELP,
                            formatter_class=_DefaultsFormatter)
         module.add_arguments(p)
+        _show_every_default(p)
         p.set_defaults(_run=module.run)
     return parser
 
@@ -61,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vgbench`` console script."""
     select_from_argv(sys.argv[1:] if argv is None else argv)  # before numpy loads its BLAS
+    mark_start(None if argv is None else ["vgbench", *argv])  # the results' provenance
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -50,6 +50,13 @@ def _threshold(args) -> float:
                              "to F, give one of them")
         return args.fail_above
     return DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+def _as_speed(doc: dict) -> dict:
+    """A deepbench result's rows as speed records (speed results pass through)."""
+    if doc["kind"] != "deepbench":
+        return doc
+    from vgbench.speed.deepbench import as_records
+
+    return {**doc, "data": {**doc["data"], "records": as_records(doc["data"])}}
 
 
 def run(args) -> int:
@@ -75,6 +82,7 @@ def run(args) -> int:
                              f"{base['kind']!r} one")
     gate = []  # why a --fail-above gate fails
     markdown = []
+    counts = {"slower": 0, "faster": 0, "no change": 0}
     for path, doc in [(base_path, base), *zip(news, docs, strict=True)]:
         if doc["data"].get("complete") is False:
             line = f"{path} is partial (an interrupted run): its measurements are incomplete"
@@ -88,8 +96,8 @@ def run(args) -> int:
         for line in compare.setup_differences(base, new):
             print(f"  setup: {line}")
             markdown.append(f"* setup: {line}")
-        if base["kind"] == "speed":
-            rows = compare.compare_speed(base, new, threshold)
+        if base["kind"] in ("speed", "deepbench"):
+            rows = compare.compare_speed(_as_speed(base), _as_speed(new), threshold)
             if not rows:
                 print("  no measurement in common")
                 markdown.append("no measurement in common")
@@ -100,6 +108,8 @@ def run(args) -> int:
             slower = sum(r.verdict == "slower" for r in rows)
             if slower:
                 gate.append(f"{title}: {slower} measurement(s) slower than {threshold:g}x")
+            for r in rows:
+                counts[r.verdict] += 1
             if args.png:
                 png = Path(args.png)
                 if len(news) > 1:
@@ -112,6 +122,11 @@ def run(args) -> int:
             markdown += [f"* {d}" for d in diffs] or [f"all values agree (rtol {args.rtol:g})"]
             if diffs:
                 gate.append(f"{title}: {len(diffs)} value(s) disagree (rtol {args.rtol:g})")
+    if base["kind"] in ("speed", "deepbench"):
+        total = (f"{counts['slower']} slower, {counts['faster']} faster, "
+                 f"{counts['no change']} unchanged (of {sum(counts.values())} measurements)")
+        print(total)
+        markdown.append(total)
     if args.markdown:
         write_text_atomic(args.markdown, "\n".join(markdown) + "\n")
         print(f"wrote {args.markdown}")

@@ -54,8 +54,9 @@ def run(args) -> int:
     from vgbench.cli.options import apply_denormals
     from vgbench.cluster.tasks import session
     from vgbench.report import decayplots
+    from vgbench.report.progress import CaseProgress
     from vgbench.report.results import write_result
-    from vgbench.report.tables import DECAY_TABLE_HEAD, decay_table_row
+    from vgbench.report.tables import DECAY_TABLE_HEAD, VERDICT_RULE, decay_table_row
 
     configs = [DecayConfig(
         model=args.model, activation=act, init=args.init, recurrent_init=args.recurrent_init,
@@ -69,10 +70,14 @@ def run(args) -> int:
     meta = {"runs": [c.as_dict() for c in configs]}
     runs = []
     progress = sys.stderr.isatty() or args.scheduler is not None
+    # one line per finished size in a log (a scheduler's task progress does that itself)
+    log = CaseProgress("decay", sum(len(c.sizes) for c in configs),
+                       not sys.stderr.isatty() and args.scheduler is None)
 
     def save(partial, label, done):  # after each size: partial until the end
         write_result(out / "decay.json", "decay", meta,
                      {"complete": False, "runs": done + [{"label": label, **partial}]})
+        log.done(f"{label} size {partial['sizes'][-1]['size']}")
 
     with session(args.scheduler) as scheduler:
         for cfg in configs:
@@ -99,6 +104,7 @@ def run(args) -> int:
                           for s in r["sizes"]] for r in runs])
         plots.append(decayplots.plot_heatmap(heat, [r["label"] for r in runs],
                                              list(configs[0].sizes), out / "heatmap.png"))
+    print(VERDICT_RULE)
     print(DECAY_TABLE_HEAD)
     for r in runs:
         for i in range(len(r["sizes"])):

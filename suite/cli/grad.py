@@ -46,10 +46,15 @@ def run(args) -> int:
     r = model.loss_and_grads(x, y)
     print(model)
     print(f"loss = {r.loss:.6g}")
-    print(f"{'layer':>5}  {'||dL/dh_l||':>12}  {'||dL/dW_l||_F':>13}  {'ratio to top':>12}")
+    # One row per hidden output h_l (l = 1..L, h_0 = x) and the weight W_{l-1} that makes
+    # it (h_l = f(h_{l-1} W_{l-1} + b_{l-1})): each index named with its own convention.
+    print(f"{'h_l':>5}  {'||dL/dh_l||':>12}  {'ratio to top':>12}  {'W':>5}  "
+          f"{'||dL/dW||_F':>12}")
     top = r.delta_norms[-1]
     for l in range(model.depth):
         ratio = r.delta_norms[l] / top if top > 0 else float("nan")
-        print(f"{l + 1:>5}  {r.delta_norms[l]:12.4e}  {r.weight_grad_norms[l]:13.4e}  "
-              f"{ratio:12.4e}")
+        print(f"{f'h_{l + 1}':>5}  {r.delta_norms[l]:12.4e}  {ratio:12.4e}  "
+              f"{f'W{l}':>5}  {r.weight_grad_norms[l]:12.4e}")
+    print(f"h_{model.depth} is the top hidden output (the readout W{model.depth} reads it); "
+          f"ratio to top = ||dL/dh_l|| / ||dL/dh_{model.depth}||")
     return 0

@@ -39,12 +39,14 @@ def run(args) -> int:
         rows.append(measure_peak_memory(model, args.seq_len, args.batch, args.loss_at,
                                         args.truncate))
     mib = 2.0 ** 20
+    print(f"dtype {args.dtype}; sizes in MiB (2^20 bytes)")
     print(f"{'model':5} {'T':>5} {'B':>4} {'I':>5} {'H':>5}  {'peak MiB':>9} "
-          f"{'activ. MiB':>10} {'scratch':>8} {'outputs':>8}  {'ratio':>6} {'w/o out':>7}")
+          f"{'activ. MiB':>10} {'scratch MiB':>11} {'outputs MiB':>11}  {'ratio':>6} "
+          f"{'w/o out':>7}")
     for r in rows:
         print(f"{r['model']:5} {r['seq_len']:5d} {r['batch']:4d} {r['in_dim']:5d} "
               f"{r['hidden']:5d}  {r['peak_bytes'] / mib:9.1f} {r['activation_bytes'] / mib:10.1f} "
-              f"{r['scratch_bytes'] / mib:8.1f} {r['output_bytes'] / mib:8.1f}  "
+              f"{r['scratch_bytes'] / mib:11.1f} {r['output_bytes'] / mib:11.1f}  "
               f"{r['ratio']:6.3f} {r['ratio_without_outputs']:7.3f}")
     print("ratio = peak RSS of the call / stored activations; 'w/o out' leaves out the "
           "returned dL/dx and parameter gradients")

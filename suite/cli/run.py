@@ -1,6 +1,5 @@
 """``vgbench run``: the main job, a report folder (JSON, PNGs, summary.md) on a built-in default."""
 
-import sys
 import time
 
 HELP = ("the main job: gradient decay vs theory, a short speed sweep and training "
@@ -9,7 +8,9 @@ HELP = ("the main job: gradient decay vs theory, a short speed sweep and trainin
 
 def add_arguments(parser) -> None:
     parser.add_argument("--out", default="vgbench-report", help="report folder")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress (default: bars on a terminal, one line per "
+                             "finished case on stderr otherwise)")
     parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
                         help="kernels for the decay probes (speed and training stay on CPU)")
     from vgbench.cli.options import add_denormals
@@ -29,8 +30,7 @@ def run(args) -> int:
     sections = [partial(decay_section, backend=args.backend) if s is decay_section else s
                 for s in SECTIONS]
     t0 = time.perf_counter()
-    summary = write_report(args.out, progress=not args.no_progress and sys.stderr.isatty(),
-                           sections=sections)
+    summary = write_report(args.out, progress=not args.no_progress, sections=sections)
     print(summary.read_text())
     print(f"report: {summary.parent}/ ({time.perf_counter() - t0:.0f} s)")
     return 0

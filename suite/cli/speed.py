@@ -16,12 +16,26 @@ def add_arguments(parser) -> None:
     from vgbench.env.blas import CORETYPES
     from vgbench.models import MODELS
     from vgbench.speed.baselines import IMPLS
+    from vgbench.speed.ceiling import GEMM_N
     from vgbench.speed.flops import PASSES
 
     parser.epilog = (
         "Without --width/--hidden/--depth/--batch/--seq-len the built-in cases run (MLP "
         "W64 L10 B32, W256 L20 B128, W1024 L8 B256; RNN and LSTM H128 T100 B32); with any "
         "of them, each chosen model sweeps their product.")
+    parser.add_argument("--suite", default="default", choices=["default", "deepbench"],
+                        help="deepbench: DeepBench's training sizes for GEMM, vanilla RNN "
+                             "and LSTM (float32), capped by --max-row-s; the case options "
+                             "below are then ignored")
+    parser.add_argument("--max-row-s", type=float, default=5.0,
+                        help="deepbench: skip (and list) problems estimated to take longer "
+                             "than this many seconds")
+    parser.add_argument("--kernels", nargs="+", default=["gemm", "vanilla", "lstm"],
+                        choices=["gemm", "vanilla", "lstm"],
+                        help="deepbench: which of DeepBench's kernel lists to run")
+    parser.add_argument("--csv", default=None, metavar="FILE",
+                        help="also write one CSV row per measurement (README: beside "
+                             "DeepBench's tables)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--width", action=IntList, help="MLP widths W")
     parser.add_argument("--depth", action=IntList, help="MLP depths L (default 10)")
@@ -39,7 +53,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--budget", type=nonneg, default=0.5,
                         help="seconds of repeats per timed block (after warm-up)")
     parser.add_argument("--min-repeats", type=positive_int, default=5)
-    parser.add_argument("--gemm-n", type=positive_int, default=2048, help="GEMM ceiling size n^3")
+    parser.add_argument("--gemm-n", type=positive_int, default=GEMM_N,
+                        help="GEMM ceiling size n^3 (keep the default to compare %% GEMM "
+                             "with `vgbench run`)")
     parser.add_argument("--no-compile-time", action="store_true",
                         help="skip measuring cold/cached JIT compile in fresh processes")
     parser.add_argument("--blas-coretype", default="auto",
@@ -150,8 +166,10 @@ def run(args) -> int:
     from vgbench.cli.guard import check_output_path, save_or_rescue
     from vgbench.cli.options import apply_denormals
     from vgbench.env.blas import canonical, select_coretype, selection
+    from vgbench.report.progress import CaseProgress
     from vgbench.report.results import write_result
     from vgbench.report.tables import ceiling_summary, format_table
+    from vgbench.speed import trust
     from vgbench.speed.sweep import default_threads, run_sweep, sweep_config
 
     mode = canonical(args.blas_coretype)
@@ -164,15 +182,17 @@ def run(args) -> int:
         if "forward" in args.passes:
             print("note: forward alone has no CUDA path; timing fwd_bwd only")
             args.passes = ["fwd_bwd"]
-    cases = cases_from_args(args)
     apply_denormals(args)
+    threads = args.threads or default_threads()
+    if args.suite == "deepbench":
+        return _deepbench(args, threads)
+    cases = cases_from_args(args)
     if args.each_worker or args.scheduler is not None:
         if args.scheduler in (None, "local") or not args.each_worker:
             raise ValueError("timings are not split over workers: use --scheduler ADDRESS "
                              "--each-worker (a running cluster; 'local' workers share this "
                              "machine)")
         return _each_worker(args, cases)
-    threads = args.threads or default_threads()
     out = check_output_path(args.out or f"results/speed-{platform.node()}-"
                             f"{time.strftime('%Y%m%d-%H%M%S')}.json", "file")
     if not args.no_plot:  # the PNG goes beside the JSON
@@ -181,11 +201,12 @@ def run(args) -> int:
     config = sweep_config(cases, args.impl, threads, args.passes, args.budget,
                           args.min_repeats, args.gemm_n, args.backend, args.seed)
     data = {}
+    log = CaseProgress("speed", len(cases), not args.no_progress and not sys.stderr.isatty())
     try:
         run_sweep(cases, args.impl, threads, args.passes, args.budget, args.min_repeats,
                   args.gemm_n, compile_time=not args.no_compile_time, backend=args.backend,
                   seed=args.seed, progress=not args.no_progress and sys.stderr.isatty(),
-                  data=data)
+                  data=data, on_case=log.done)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep what was measured, marked partial
         if data:  # the sweep had started
             data["complete"] = False
@@ -197,18 +218,76 @@ def run(args) -> int:
     print(f"BLAS core type: {sel['note']}")
     print(ceiling_summary(data))
     for pass_ in args.passes:
-        print(f"\n{pass_} (medians; x = baseline time / vgbench time)")
+        print(f"\n{pass_} (median ms (IQR ms / n calls); x = baseline time / vgbench time)")
         print(format_table(data, pass_))
     for label, c in data["compile"].items():
         print(f"compile {label}: cold {c['cold_compile_s']:.2f} s, "
               f"cached {c['cached_load_s']:.2f} s")
     for note in data["notes"]:
         print(f"note: {note}")
+    shown = set()
+    for pass_ in args.passes:
+        for warning in trust.warnings(data, pass_):
+            if warning not in shown:  # the load line is the same for every pass
+                shown.add(warning)
+                print(f"warning ({pass_}): {warning}")
+    if any(trust.row_flags(data, p) for p in args.passes):
+        print(trust.RULE)
     print(f"\nwrote {out}")
+    if args.csv:
+        from vgbench.report.csvout import speed_rows, write_csv
+
+        print(f"wrote {write_csv(args.csv, speed_rows(data))}")
     if not args.no_plot and data["records"]:
         from vgbench.report.results import read_result
         from vgbench.report.speedplots import plot_speed
 
         png = plot_speed([read_result(out, "speed")], out.with_suffix(".png"))
         print(f"wrote {png}")
+    return 0
+
+
+def _deepbench(args, threads: list[int]) -> int:
+    """``--suite deepbench``: DeepBench's training rows, capped, as JSON, table and CSV."""
+    from vgbench.cli.guard import check_output_path
+    from vgbench.report.csvout import deepbench_rows, write_csv
+    from vgbench.report.progress import CaseProgress
+    from vgbench.report.results import write_result
+    from vgbench.report.tables import ceiling_summary, deepbench_table
+    from vgbench.speed import deepbench
+
+    if args.backend != "cpu":
+        raise ValueError("--suite deepbench runs on the CPU only (--backend cpu)")
+    out = check_output_path(args.out or f"results/deepbench-{platform.node()}-"
+                            f"{time.strftime('%Y%m%d-%H%M%S')}.json", "file")
+    if args.csv:
+        check_output_path(args.csv, "file", "--csv")
+    config = {"suite": "deepbench", "kernels": args.kernels, "threads": threads,
+              "budget_s": args.budget,
+              "min_repeats": args.min_repeats, "max_row_s": args.max_row_s}
+    log = CaseProgress("deepbench", 0, not args.no_progress)
+    data = {}
+    try:
+        deepbench.run_suite(threads, args.budget, args.min_repeats, args.max_row_s,
+                            on_row=log.done, on_plan=log.set_total, data=data,
+                            kernels=tuple(args.kernels))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep what was measured, marked partial
+        if data.get("rows"):
+            data["complete"] = False
+            write_result(out, "deepbench", config, data)
+            print(f"partial results (complete: false) written to {out}", file=sys.stderr)
+        raise
+    finally:
+        log.close()
+    write_result(out, "deepbench", config, data)
+    print(ceiling_summary(data))
+    print(deepbench_table(data))
+    if data["skipped"]:
+        total = len(data["skipped"]) + len(data["rows"]) // len(threads)
+        print(f"\nskipped {len(data['skipped'])} of {total} problems (this machine's caps):")
+        for s in data["skipped"]:
+            print(f"  {s['label']}: {s['reason']}")
+    print(f"\nwrote {out}")
+    if args.csv:
+        print(f"wrote {write_csv(args.csv, deepbench_rows(data))}")
     return 0

@@ -75,8 +75,8 @@ def _single(args, progress: bool, out) -> int:
     from vgbench.cli.guard import save_or_rescue
     from vgbench.report.results import write_result
     from vgbench.report.trainplots import plot_loss_curves, plot_update_heatmaps
-    from vgbench.training.tasks import make_task
-    from vgbench.training.train import train
+    from vgbench.training.tasks import accuracy_rule, make_task
+    from vgbench.training.train import LEARNED_FRACTION, train
 
     recurrent = args.model != "mlp"
     activation = args.activation or ("tanh" if recurrent else "sigmoid")
@@ -106,7 +106,10 @@ def _single(args, progress: bool, out) -> int:
     print(task)
     print(f"status: {r.status()}; {r.steps_done} steps in {r.wall_s:.2f} s")
     print(f"loss: first {r.loss[0]:.4g}, last {r.loss[-1]:.4g}; held-out MSE "
-          f"{r.eval_mse:.4g} (baseline {r.baseline_mse:.4g}), accuracy {r.eval_accuracy:.3f}")
+          f"{r.eval_mse:.4g} (baseline {r.baseline_mse:.4g}: predicting the mean); "
+          f"learned: {'yes' if r.eval_mse < LEARNED_FRACTION * r.baseline_mse else 'no'} "
+          f"(MSE < {LEARNED_FRACTION:g} x baseline)")
+    print(f"accuracy {r.eval_accuracy:.3f} ({accuracy_rule(task)})")
     import numpy as np
 
     with np.errstate(all="ignore"):
@@ -123,15 +126,23 @@ def _single(args, progress: bool, out) -> int:
 
 
 def _depth(args, progress: bool, out) -> int:
+    from vgbench.report.progress import CaseProgress
     from vgbench.report.results import write_result
     from vgbench.report.tables import depth_markdown
     from vgbench.report.trainplots import plot_loss_curves, plot_update_heatmaps
-    from vgbench.training.train import DEPTH_CONFIGS, depth_comparison, depth_summary
+    from vgbench.training.train import (
+        DEPTH_CONFIGS,
+        LEARNED_FRACTION,
+        depth_comparison,
+        depth_summary,
+    )
 
     config = _config(args, recurrent=False)
     meta = {"experiment": "depth", "depth": args.depth, "width": args.width, **asdict(config)}
 
     saved = {}
+    log = CaseProgress("train depth", len(DEPTH_CONFIGS),
+                       not args.no_progress and not sys.stderr.isatty(), unit="run")
 
     def save(results, **marks):  # after every run; complete once the last one finished in full
         saved.update(results)
@@ -140,6 +151,8 @@ def _depth(args, progress: bool, out) -> int:
                       and not marks,
                       "runs": {k: r.to_dict() for k, r in results.items()},
                       "summary": depth_summary(results), **marks})
+        if results and not marks:
+            log.done(list(results)[-1])
 
     try:
         results = depth_comparison(args.depth, args.width, config, args.dtype, args.seed,
@@ -150,14 +163,15 @@ def _depth(args, progress: bool, out) -> int:
     runs = {k: r.to_dict() for k, r in results.items()}
     plot_loss_curves(runs, out / "train_depth_loss.png", f"teacher-student, depth {args.depth}")
     plot_update_heatmaps(runs, out / "train_depth_update_ratio.png")
-    print(depth_markdown(depth_summary(results), args.depth))
+    print(depth_markdown(depth_summary(results), args.depth, LEARNED_FRACTION))
     print(f"wrote {out}/train_depth.json, train_depth_loss.png, train_depth_update_ratio.png")
     return _done(_stopped(results))
 
 
 def _adding(args, progress: bool, out) -> int:
+    from vgbench.report.progress import CaseProgress
     from vgbench.report.results import write_result
-    from vgbench.report.tables import adding_markdown
+    from vgbench.report.tables import adding_markdown, constant_output_note
     from vgbench.report.trainplots import plot_adding_sweep
     from vgbench.training.train import SOLVED_FRACTION, adding_sweep
 
@@ -166,6 +180,8 @@ def _adding(args, progress: bool, out) -> int:
     meta = {"experiment": "adding", "hidden": args.width, "lengths": lengths, **asdict(config)}
 
     saved = {}
+    log = CaseProgress("train adding", 3 * len(lengths),
+                       not args.no_progress and not sys.stderr.isatty(), unit="run")
 
     def save(sweep, **marks):  # after every run; complete once every model ran at every length
         saved.update(sweep)
@@ -174,6 +190,10 @@ def _adding(args, progress: bool, out) -> int:
                      {"complete": len(statuses) == len(sweep) * len(lengths)
                       and "interrupted" not in statuses and not marks,
                       "sweep": sweep, "solved_fraction": SOLVED_FRACTION, **marks})
+        if statuses and not marks:
+            most = max(len(v["lengths"]) for v in sweep.values())
+            label = [k for k, v in sweep.items() if len(v["lengths"]) == most][-1]
+            log.done(f"{label} T={sweep[label]['lengths'][-1]}")
 
     try:
         sweep = adding_sweep(lengths, args.width, config, args.dtype, args.seed, progress,
@@ -183,6 +203,9 @@ def _adding(args, progress: bool, out) -> int:
         raise
     plot_adding_sweep(sweep, out / "train_adding.png", SOLVED_FRACTION)
     print(adding_markdown(sweep))
+    note = constant_output_note(sweep)
+    if note:
+        print(note)
     print(f"solved = held-out MSE < {SOLVED_FRACTION} x baseline 1/6 after {config.steps} steps")
     print(f"wrote {out}/train_adding.json, train_adding.png")
     return _done(any("interrupted" in entry["status"] for entry in sweep.values()))

@@ -3,8 +3,12 @@
 Every file is one JSON object::
 
     {"format": "vgbench-result", "schema_version": 1, "kind": "decay" | "speed" | ...,
-     "created": ISO-8601 UTC, "vgbench_version": ..., "machine": {...fingerprint...},
+     "created": ISO-8601 UTC, "vgbench_version": ..., "provenance": {...},
+     "machine": {...fingerprint...},
      "config": {...}, "data": {...}}
+
+``provenance`` (``vgbench.env.provenance``): vgbench version, git commit and dirty flag
+(None outside a checkout), the command line and the process's start time (UTC).
 
 Readers accept any schema_version in 1..SCHEMA_VERSION (a later schema upgrades older
 documents as it reads them) and refuse newer, foreign or malformed files (structure in
@@ -25,6 +29,7 @@ import numpy as np
 
 from vgbench import __version__
 from vgbench.env.fingerprint import fingerprint
+from vgbench.env.provenance import provenance
 from vgbench.report import schema
 
 FORMAT = "vgbench-result"
@@ -77,6 +82,7 @@ def make_result(kind: str, config: dict, data: dict, machine: dict | None = None
         "kind": kind,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "vgbench_version": __version__,
+        "provenance": provenance(),
         "machine": fingerprint() if machine is None else machine,
         "config": config,
         "data": data,

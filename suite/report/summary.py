@@ -19,27 +19,34 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from vgbench import __version__
 from vgbench.analysis import theory
 from vgbench.analysis.decay import DecayConfig, probe, sweep
 from vgbench.env.fingerprint import fingerprint
+from vgbench.env.provenance import provenance, provenance_line
 from vgbench.report import decayplots
+from vgbench.report.progress import CaseProgress, on_terminal
 from vgbench.report.results import write_result, write_text_atomic
 from vgbench.report.speedplots import plot_speed
 from vgbench.report.tables import (
     DECAY_TABLE_HEAD,
+    VERDICT_RULE,
     adding_markdown,
     ceiling_summary,
+    constant_output_note,
     decay_table_row,
     depth_markdown,
     format_table,
 )
 from vgbench.report.trainplots import plot_adding_sweep, plot_loss_curves, plot_update_heatmaps
+from vgbench.speed import trust
 from vgbench.speed.baselines import IMPLS
+from vgbench.speed.ceiling import GEMM_N
 from vgbench.speed.sweep import QUICK_CASES, default_threads, run_sweep, sweep_config
 from vgbench.training.train import (
+    ADDING_MODELS,
+    DEPTH_CONFIGS,
+    LEARNED_FRACTION,
     QUICK_ADDING,
     SOLVED_FRACTION,
     TrainConfig,
@@ -98,10 +105,10 @@ def theory_sweep(sigma_ws: tuple, width: int, depth: int, batch: int, seeds: int
     measured rho against sqrt(chi_1).  Returns (points, theory curve for the plot)."""
     base = dict(depths=(depth,), width=width, batch=batch, seeds=seeds, inputs="fixed_point",
                 top="random")
-    runs = [(f"tanh sw={sw:g}", sw, DecayConfig(activation="tanh", init="normal", sigma_w=sw,
+    runs = [(f"tanh, sigma_w={sw:g}", sw, DecayConfig(activation="tanh", init="normal", sigma_w=sw,
                                                 sigma_b=sigma_b, **base))
             for sw in sigma_ws]
-    runs.append(("relu he", math.sqrt(2.0), DecayConfig(activation="relu", init="he", **base)))
+    runs.append(("relu, He", math.sqrt(2.0), DecayConfig(activation="relu", init="he", **base)))
     points = []
     for label, sw, cfg in runs:
         data = sweep(cfg, progress=False)
@@ -109,12 +116,13 @@ def theory_sweep(sigma_ws: tuple, width: int, depth: int, batch: int, seeds: int
         points.append({"label": label, "sigma_w": sw, "rho": s["fit"]["rho"],
                        "rho_ci95": s["fit"]["rho_ci95"],
                        "predicted": data["theory"]["mean_field"]["rho"],
+                       "sigma_b": cfg.sigma_b,
                        "rel_diff": s["rho_rel_diff"]})
     grid = np.linspace(min(sigma_ws), max(sigma_ws), 60)
     curve = {"sigma_w": grid.tolist(),
              "rho": [theory.mean_field("tanh", g, sigma_b).rho for g in grid],
              "measured": [p for p in points if p["label"].startswith("tanh")],
-             "critical_sigma_w": theory.critical_sigma_w("tanh", sigma_b),
+             "critical_sigma_w": theory.critical_sigma_w("tanh", sigma_b), "sigma_b": sigma_b,
              "title": f"tanh, sigma_b={sigma_b:g}, width {width}, depth {depth}"}
     return points, curve
 
@@ -154,23 +162,26 @@ def decay_section(outdir: Path, progress: bool = True, *, depths: tuple = (4, 8,
     config = {"mlp": {label: c.as_dict() for label, c in mlp},
               "recurrent": {label: c.as_dict() for label, c in rec}}
     path = outdir / "decay.json"
-    with tqdm(total=len(mlp) + len(rec) + 2, desc="decay report", unit="case",
-              disable=not progress) as bar:
+    with CaseProgress("decay", len(mlp) + len(rec) + 2, progress) as bar:
         for group, cases in (("mlp", mlp), ("recurrent", rec)):
             for label, cfg in cases:
-                bar.set_postfix_str(label)
+                bar.start(label)
                 t0 = time.perf_counter()
                 data = sweep(cfg, progress=False)
                 results[group].append({"label": label, "seconds": time.perf_counter() - t0,
                                        **data})
                 write_result(path, "report-decay", config, {**results, "complete": False})
-                bar.update()
+                bar.done(label)
+        bar.start("mean-field check")
         points, curve = theory_sweep(theory_sigma_ws, theory_width, theory_depth, batch, 2)
-        results["theory"] = {"points": points, "tanh_curve": curve}
-        bar.update()
+        results["theory"] = {"points": points, "tanh_curve": curve,
+                             "setting": {"width": theory_width, "depth": theory_depth,
+                                         "sigma_b": curve["sigma_b"]}}
+        bar.done("mean-field check")
+        bar.start("variance scaling")
         results["variance_scaling"] = variance_scaling_check(width, 2 * max(depths), 4 * seeds)
         write_result(path, "report-decay", config, {**results, "complete": True})
-        bar.update()
+        bar.done("variance scaling")
 
     mlp_runs = [(r["label"], r) for r in results["mlp"]]
     rec_runs = [(r["label"], r) for r in results["recurrent"]]
@@ -190,37 +201,77 @@ def decay_section(outdir: Path, progress: bool = True, *, depths: tuple = (4, 8,
     return _markdown(results, depths, lengths)
 
 
+def _mean_field_table(theory_results: dict) -> list[str]:
+    """The mean-field check as a table: every number with its setting."""
+    st = theory_results["setting"]
+    rows = [f"| {p['label']} | {p['sigma_w']:.3g} | {p['sigma_b']:g} | {p['rho']:.4f} "
+            f"[{p['rho_ci95'][0]:.4f}, {p['rho_ci95'][1]:.4f}] | {p['predicted']:.4f} | "
+            f"{p['rel_diff']:+.1%} |" for p in theory_results["points"]]
+    return [
+        f"**Mean-field check** (width {st['width']}, depth {st['depth']}, inputs drawn at "
+        f"the fixed point q*, independent random top cotangent: the setting the theory "
+        f"describes).  tanh runs use sigma_b = {st['sigma_b']:g}, so their prediction at "
+        f"sigma_w = 1 is below the 1.000 of the table's tanh/xavier row (sigma_b = 0).",
+        "",
+        "| net | sigma_w | sigma_b | measured rho [95% CI] | mean-field sqrt(chi_1) | "
+        "measured / predicted - 1 |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+
+
+def _dead_unit_note(mlp: list[dict]) -> str:
+    """Why ReLU/He and ReLU/Xavier show the same dead units (positive homogeneity)."""
+    dead = {r["label"]: float(np.mean(r["sizes"][-1].get("dead_fraction", [0.0])))
+            for r in mlp}
+    he, xavier = dead.get("relu, he"), dead.get("relu, xavier")
+    if he is None or xavier is None:
+        return ""
+    return (f"ReLU/He ({he:.0%} dead) and ReLU/Xavier ({xavier:.0%}) show about the same "
+            "dead units, and should: ReLU is positively homogeneous, f(cz) = c f(z), so the "
+            "weights' scale (He's variance is twice Xavier's on square layers) changes the "
+            "size of every pre-activation but never its sign, and a unit's death depends on "
+            "signs only; the two inits draw different matrices (Xavier uniform, He normal) "
+            "with the same random directions.  Units die because the rows of a batch grow "
+            "more correlated with depth in a ReLU net with zero biases: a unit negative on "
+            "one example ends up negative on all of them.  He's scale keeps the gradient's "
+            "size (rho near 1); it does not keep units alive.")
+
+
 def _markdown(results: dict, depths: tuple, lengths: tuple) -> str:
     vs = results["variance_scaling"]
-    worst = max(abs(p["rel_diff"]) for p in results["theory"]["points"])
     lines = [
         "## Gradient decay",
         "",
-        f"rho = fitted per-layer (per-step) factor of ||dL/dh|| going down from the readout "
-        f"(<1 vanishing, >1 exploding), at the largest depth {max(depths)} / length "
-        f"{max(lengths)}; first/last = ||dL/dh_1|| / ||dL/dh_top||; theory = mean-field "
-        f"sqrt(chi_1) or the Pascanu bound rate ||W_hh||_2 gamma.",
+        f"Each row: the largest depth L = {max(depths)} (MLP) or length T = {max(lengths)} "
+        f"(RNN/LSTM), {results['mlp'][0]['config']['seeds'] if results['mlp'] else '-'} "
+        f"seeds.  rho = fitted factor of ||dL/dh|| per layer (step) going down from the "
+        f"readout (< 1 shrinking, > 1 growing), 95% CI; xi = -1/ln rho, the layers (steps) "
+        f"over which the gradient changes e-fold; theory = mean-field sqrt(chi_1) or the "
+        f"Pascanu bound rate ||W_hh||_2 gamma (an upper bound on the per-step factor); "
+        f"first/last = ||dL/dh_1|| / ||dL/dh_top||, geometric mean over seeds.",
+        "",
+        VERDICT_RULE,
         "",
         DECAY_TABLE_HEAD,
         *[decay_table_row(r["label"], r) for r in results["mlp"] + results["recurrent"]],
         "",
-        "**Mean-field check** (inputs at q*, independent random top cotangent): "
-        + ", ".join(f"{p['label']}: {p['rho']:.4f} vs {p['predicted']:.4f}"
-                    for p in results["theory"]["points"])
-        + f" (largest relative gap {worst:.1%}).",
+        _dead_unit_note(results["mlp"]),
         "",
-        f"**Variance scaling** (linear net, normal init sigma_w=1, width {vs['width']}): "
-        f"mean-square factor per layer {vs['mean_square_measured']:.4f} "
-        f"+- {vs['mean_square_stderr']:.4f} (predicted {vs['mean_square_predicted']:g}), "
-        f"geometric factor {vs['geometric_measured']:.4f} "
-        f"(predicted {vs['geometric_predicted']:.4f}).",
+        *_mean_field_table(results["theory"]),
+        "",
+        f"**Variance scaling** (linear net, normal init sigma_w=1, width {vs['width']}, "
+        f"depth {vs['depth']}, batch 1, {vs['samples']} layer factors): mean-square factor "
+        f"per layer {vs['mean_square_measured']:.4f} +- {vs['mean_square_stderr']:.4f} "
+        f"(standard error; predicted {vs['mean_square_predicted']:g}), geometric factor "
+        f"{vs['geometric_measured']:.4f} (predicted {vs['geometric_predicted']:.4f}).",
         "",
         "Files: `decay.json` (every curve, fit and diagnostic); `mlp_curves.png` and "
         "`rnn_curves.png` (log gradient norm against layer / step, one line per depth / "
         "length); `heatmap.png` (log10 first/last ratio, case x depth: red vanishing, blue "
-        "exploding); `rates.png` (measured rho against sqrt(chi_1), and rho against sigma_w "
-        "across the tanh order-to-chaos edge); `clipping.png` (an exploding RNN's gradient "
-        "norm before and after clipping).",
+        "exploding, grey no value); `rates.png` (measured rho against sqrt(chi_1), and rho "
+        "against sigma_w across the tanh order-to-chaos edge); `clipping.png` (an exploding "
+        "RNN's gradient norm before and after clipping).",
         "",
     ]
     return "\n".join(lines)
@@ -235,22 +286,34 @@ def speed_section(outdir: Path, progress: bool = True) -> str:
     outdir = Path(outdir)
     threads = default_threads()
     kw = dict(impls=IMPLS, threads=threads, passes=("fwd_bwd",), budget_s=0.15,
-              min_repeats=3, gemm_n=1024)
+              min_repeats=trust.MIN_SAMPLES, gemm_n=GEMM_N)
+    log = CaseProgress("speed", len(QUICK_CASES), progress and not on_terminal())
     config = sweep_config(QUICK_CASES, backend="cpu", seed=0, **kw)
     data = {}
     try:
-        run_sweep(QUICK_CASES, ceiling_budget_s=0.3, progress=progress, data=data, **kw)
+        run_sweep(QUICK_CASES, ceiling_budget_s=0.3, progress=progress and on_terminal(),
+                  data=data, on_case=log.done, **kw)
     except KeyboardInterrupt:  # keep the blocks measured so far, "complete": false
         if data:
             write_result(outdir / "speed.json", "speed", config, data)
         raise
+    finally:
+        log.close()
     path = write_result(outdir / "speed.json", "speed", config, data)
     doc = {"kind": "speed", "config": config, "data": data, "machine": {}}
     plot_speed([doc], outdir / "speed.png")
     notes = "".join(f"\n* {n}" for n in data["notes"])
-    return (f"## Speed\n\nForward+backward, float32, medians (quick sweep; `vgbench speed` "
-            f"for the full one). `x` = baseline time / vgbench time.\n\n"
-            f"{format_table(data, markdown=True)}\n\n{ceiling_summary(data)}\n{notes}\n\n"
+    warned = "".join(f"\n* **{w}**" for w in trust.warnings(data))
+    ceilings = "".join(f"\n* {line}" for line in ceiling_summary(data).splitlines())
+    load = data["loadavg_start"]
+    return (f"## Speed\n\nForward+backward, float32 (quick sweep; `vgbench speed` for the "
+            f"full one).  Each time: median ms (IQR ms / n timed calls); `x` = baseline "
+            f"time / vgbench time (> 1: vgbench faster); GF/s counts matrix products only; "
+            f"% GEMM = vgbench's rate / the best {GEMM_N}^3 GEMM rate at the same thread "
+            f"count (the same ceiling as `vgbench speed`'s default).  Load average (1 min) "
+            f"{load[0] if load else float('nan'):.1f} at the start on "
+            f"{data['usable_cpus']} usable cores.\n\n{trust.RULE}\n\n"
+            f"{format_table(data, markdown=True)}\n{warned}\n\nCeiling:{ceilings}\n{notes}\n\n"
             f"Raw samples: `{path.name}`.\n\n![speed](speed.png)\n")
 
 
@@ -264,13 +327,18 @@ def training_section(outdir: Path, progress: bool = True) -> str:
     outdir.mkdir(parents=True, exist_ok=True)
     depth, width = 20, 64
     dcfg = TrainConfig(steps=300, batch=64, lr=0.05)
-    runs = depth_comparison(depth, width, dcfg, progress=progress)
+    bars = progress and on_terminal()  # in a log: one line per finished run instead
+    log = CaseProgress("training", len(DEPTH_CONFIGS) + 3 * len(ADDING_MODELS),
+                       progress and not on_terminal(), unit="run")
+    runs = depth_comparison(depth, width, dcfg, progress=bars,
+                            on_run=lambda r: log.done(f"depth {depth}: {list(r)[-1]}"))
     dsum = depth_summary(runs)
     as_dicts = {k: r.to_dict() for k, r in runs.items()}
     stopped = any(r.interrupted for r in runs.values())  # train() returns on Ctrl-C
     write_result(outdir / "train_depth.json", "train",
                  {"experiment": "depth", "depth": depth, "width": width, **asdict(dcfg)},
-                 {"complete": not stopped, "runs": as_dicts, "summary": dsum})
+                 {"complete": not stopped, "runs": as_dicts, "summary": dsum,
+                  "learned_fraction": LEARNED_FRACTION})
     if stopped:
         raise KeyboardInterrupt
     plot_loss_curves(as_dicts, outdir / "train_depth_loss.png",
@@ -279,7 +347,14 @@ def training_section(outdir: Path, progress: bool = True) -> str:
 
     acfg = TrainConfig(**QUICK_ADDING)
     lengths = (10, 20, 40)
-    sweep = adding_sweep(lengths, 32, acfg, progress=progress)
+
+    def adding_done(s):  # the run just finished: the last model at the longest list
+        most = max(len(v["lengths"]) for v in s.values())
+        label = [k for k, v in s.items() if len(v["lengths"]) == most][-1]
+        log.done(f"adding: {label} T={s[label]['lengths'][-1]}")
+
+    sweep = adding_sweep(lengths, 32, acfg, progress=bars, on_run=adding_done)
+    log.close()
     stopped = any("interrupted" in s["status"] for s in sweep.values())
     write_result(outdir / "train_adding.json", "train",
                  {"experiment": "adding", "hidden": 32, "lengths": lengths, **asdict(acfg)},
@@ -290,13 +365,20 @@ def training_section(outdir: Path, progress: bool = True) -> str:
     return "\n".join([
         "## Training consequences", "",
         f"SGD (lr {dcfg.lr}, {dcfg.steps} steps, batch {dcfg.batch}) on a teacher-student "
-        f"task; update ratio = ||dW_l|| / ||W_l||, bottom = W_0, top = W_{depth - 1}.", "",
-        depth_markdown(dsum, depth), "",
+        f"task (targets standardised: predicting their mean gives MSE / baseline = 1); "
+        f"update ratio = ||dW_l|| / ||W_l||, bottom = W_0, top = W_{depth - 1} (the top "
+        f"hidden layer; W_{depth} is the linear readout).  Two separate questions: "
+        f"**finite** = no NaN/Inf in loss, gradient or weights (did not explode); "
+        f"**learned** = held-out MSE below {LEARNED_FRACTION:g} x the baseline's (explains "
+        f"at least half of the variance).", "",
+        depth_markdown(dsum, depth, LEARNED_FRACTION), "",
         "![loss](train_depth_loss.png)", "![update ratio](train_depth_update_ratio.png)", "",
-        f"Adding problem, {acfg.steps} steps of batch {acfg.batch}, lr {acfg.lr}, momentum "
-        f"{acfg.momentum}: held-out MSE / baseline (1/6); ✓ = solved "
-        f"(below {SOLVED_FRACTION}).", "",
-        adding_markdown(sweep), "", "![adding](train_adding.png)", ""])
+        f"Adding problem (hidden 32), {acfg.steps} steps of batch {acfg.batch}, lr {acfg.lr}, "
+        f"momentum {acfg.momentum}: held-out MSE / baseline (baseline = predicting the mean, "
+        f"MSE 1/6); ✓ = solved (below {SOLVED_FRACTION}); > 1 = worse than predicting the "
+        f"mean.", "",
+        adding_markdown(sweep), "", constant_output_note(sweep), "",
+        "![adding](train_adding.png)", ""])
 
 
 def subnormal_section(outdir: Path, progress: bool = True) -> str:
@@ -329,23 +411,26 @@ SECTIONS: list[Section] = [decay_section, speed_section, subnormal_section, trai
 
 def write_report(outdir, progress: bool = True,
                  sections: list[Section] | None = None) -> Path:
-    """Run every section into ``outdir``; write ``summary.md`` (atomically, after each)."""
+    """Run every section into ``outdir``; write ``summary.md`` (atomically, after each).
+
+    ``progress``: a bar per section on a terminal, one line per finished case otherwise.
+    """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     m = fingerprint()
-    head = (f"# vgbench report\n\nvgbench {__version__} on {m['cpu']} ({m['num_cpu']} CPUs), "
-            f"Python {m['python']}, numba {m['numba']}, numpy {m['numpy']}.\n")
+    head = (f"# vgbench report\n\n{provenance_line(provenance())}.\n\n"
+            f"Machine: {m['cpu']} ({m['num_cpu']} logical CPUs), Python {m['python']}, "
+            f"numba {m['numba']}, numpy {m['numpy']}.  Every result JSON in this folder "
+            f"carries the same provenance and the full machine fingerprint.\n")
     parts = [head]
     summary = outdir / "summary.md"
-    t0 = time.perf_counter()
     try:
         for section in SECTIONS if sections is None else sections:
             parts.append(section(outdir, progress))
-            write_text_atomic(summary, "\n".join(parts)
-                               + f"\nWall time so far: {time.perf_counter() - t0:.0f} s.\n")
+            write_text_atomic(summary, "\n".join(parts))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: say the report is partial, then stop
-        write_text_atomic(summary, "\n".join(parts) + "\n**Interrupted** after "
-                          f"{time.perf_counter() - t0:.0f} s: a partial report (complete: "
-                          "false), the sections after the last one shown did not finish.\n")
+        write_text_atomic(summary, "\n".join(parts) + "\n**Interrupted**: a partial report "
+                          "(complete: false), the sections after the last one shown did not "
+                          "finish.\n")
         raise
     return summary

@@ -12,6 +12,10 @@ import numpy as np
 
 from vgbench.speed.timing import time_block
 
+# The one ceiling definition: `vgbench speed` and `vgbench run` both divide by the rate of
+# this GEMM size, so their "% GEMM" columns compare.
+GEMM_N = 2048
+
 
 def gemm_rate(n: int, dtype: str, budget_s: float = 1.0, seed: int = 0) -> dict:
     """GF/s of an n x n x n GEMM: best, median, and the timing stats."""
@@ -37,7 +41,7 @@ def copy_bandwidth(copy_mib: int = 256, budget_s: float = 1.0) -> dict:
             "median_gbps": moved / st["median_s"] / 1e9, **st}
 
 
-def measure_ceiling(gemm_n: int = 2048, copy_mib: int = 256, budget_s: float = 1.0) -> dict:
+def measure_ceiling(gemm_n: int = GEMM_N, copy_mib: int = 256, budget_s: float = 1.0) -> dict:
     """The ceiling at the current thread limit: GEMM per dtype and copy bandwidth."""
     return {"gemm": {dt: gemm_rate(gemm_n, dt, budget_s) for dt in ("float32", "float64")},
             "copy": copy_bandwidth(copy_mib, budget_s)}

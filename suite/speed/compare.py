@@ -128,6 +128,10 @@ def setup_differences(base: dict, new: dict) -> list[str]:
     if modes[0] != modes[1]:
         out.append(f"denormals: {modes[0]} -> {modes[1]} (flush-to-zero changes the speed of "
                    "nets whose gradients reach the subnormal range)")
+    commits = [(d.get("provenance") or {}).get("git_commit") for d in (base, new)]
+    if commits[0] != commits[1]:
+        out.append(f"vgbench commit: {(commits[0] or 'unknown')[:12]} -> "
+                   f"{(commits[1] or 'unknown')[:12]}")
     loads = [d["data"].get("loadavg_start") for d in (base, new)]
     if all(loads) and max(loads[0][0], loads[1][0]) > 0.5 * (mn.get("num_cpu") or 1):
         out.append(f"load average at start: {loads[0][0]:.1f} -> {loads[1][0]:.1f} "

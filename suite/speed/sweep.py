@@ -8,17 +8,21 @@ BLAS threads slow the next one's calls).
 The ``data`` of a speed result::
 
     {"complete": bool, "notes": [...], "versions": {"torch": ..., "jax": ...},
-     "loadavg_start": [1, 5, 15 min], "loadavg_end": [...],
+     "loadavg_start": [1, 5, 15 min], "loadavg_end": [...], "usable_cpus": n,
      "ceiling": {"<threads>": {"gemm": {"float32": {...}, "float64": {...}}, "copy": {...}}},
      "compile": {"<model> <dtype>": {...compile_times of its first case...}},
      "records": [{<Case fields>, "label", "threads", "impl", "pass", "flops", "gflops",
-                  "ceiling_fraction", "loss", <Timing.to_dict()>}, ...]}
+                  "ceiling_fraction", "loss", "loadavg_1min" (when the block ended),
+                  <Timing.to_dict()>}, ...]}
+
+Whether a row can be trusted (load, spread, ceiling) is judged by ``vgbench.speed.trust``.
 
 Ratios against vgbench are computed when tables are printed (``table_rows``).
 """
 
 import importlib.metadata as md
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 
 from tqdm import tqdm
@@ -66,11 +70,15 @@ def _versions() -> dict:
 
 
 def run_sweep(cases, impls=IMPLS, threads=None, passes=PASSES, budget_s: float = 0.5,
-              min_repeats: int = 5, gemm_n: int = 2048, ceiling_budget_s: float = 1.0,
+              min_repeats: int = 5, gemm_n: int = ceiling.GEMM_N,
+              ceiling_budget_s: float = 1.0,
               compile_time: bool = False, measure_ceiling: bool = True,
               backend: str = "cpu", seed: int = 0,
-              progress: bool = False, data: dict | None = None) -> dict:
+              progress: bool = False, data: dict | None = None,
+              on_case: Callable[[str], None] | None = None) -> dict:
     """Measure and return the ``data`` dict (module docstring).
+
+    ``on_case(label)`` is called after each case's blocks (e.g. a progress line in a log).
 
     ``data`` may be passed in to be filled as the sweep goes: after a KeyboardInterrupt it
     holds every finished block (``complete`` stays False).
@@ -78,7 +86,7 @@ def run_sweep(cases, impls=IMPLS, threads=None, passes=PASSES, budget_s: float =
     threads = default_threads() if threads is None else list(threads)
     data = {} if data is None else data
     data.update(complete=False, notes=[], versions=_versions(), ceiling={}, compile={},
-                records=[], loadavg_start=_loadavg())
+                records=[], loadavg_start=_loadavg(), usable_cpus=default_threads()[-1])
     impls = list(impls)
     for impl in list(impls):
         note = unavailable(impl)
@@ -127,6 +135,8 @@ def run_sweep(cases, impls=IMPLS, threads=None, passes=PASSES, budget_s: float =
                         data["records"].append(_record(case, n, impl, pass_, t, loss, data))
                         bar.update()
         data["notes"] += _loss_disagreements(case, data["records"])
+        if on_case is not None:
+            on_case(case.label())
     bar.close()
     data["loadavg_end"] = _loadavg()
     data["complete"] = True
@@ -138,10 +148,11 @@ def _record(case: Case, threads: int, impl: str, pass_: str, timing, loss, data)
     stats = timing.stats()
     gflops = flops / stats["median_s"] / 1e9
     gemm = data["ceiling"].get(str(threads), {}).get("gemm", {}).get(case.dtype)
+    load = _loadavg()
     return {**asdict(case), "label": case.label(), "threads": threads, "impl": impl,
             "pass": pass_, "flops": flops, "gflops": gflops,
             "ceiling_fraction": gflops / gemm["best_gflops"] if gemm else None,
-            "loss": loss, **timing.to_dict()}
+            "loss": loss, "loadavg_1min": load[0] if load else None, **timing.to_dict()}
 
 
 def _loss_disagreements(case: Case, records: list) -> list[str]:
@@ -174,6 +185,7 @@ def table_rows(data: dict, pass_: str = "fwd_bwd") -> list[dict]:
                               {"case": r["label"], "threads": r["threads"]})
         row[f"median_{r['impl']}"] = r["median_s"]
         row[f"iqr_{r['impl']}"] = r["iqr_s"]
+        row[f"n_{r['impl']}"] = r["n"]
         if r["impl"] == "vgbench":
             row["gflops"] = r["gflops"]
             row["ceiling_fraction"] = r["ceiling_fraction"]

@@ -169,6 +169,15 @@ def accuracy(task, y_hat: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.abs(y_hat - y) < 0.1))
 
 
+def accuracy_rule(task) -> str:
+    """What ``accuracy`` counts for ``task``, in words (printed beside the number)."""
+    if isinstance(task, AddingProblem):
+        return "share of sequences with |y_hat - y| < 0.04"
+    if isinstance(task, CopyMemory):
+        return "share of symbols recalled (block argmax)"
+    return "share of outputs within 0.1 target std"
+
+
 def make_task(name: str, *, dtype: str = "float64", seq_len: int = 50, in_dim: int = 16,
               seed: int = 0):
     """Build a task by name (``TASKS``); ``seq_len`` is T for adding, the delay for copy."""

@@ -254,6 +254,12 @@ DEPTH_CONFIGS = {
 ADDING_MODELS = {"RNN": (RNN, None), "LSTM": (LSTM, None), "RNN + clip 1": (RNN, 1.0)}
 
 SOLVED_FRACTION = 0.1  # "solved": held-out MSE below this fraction of the baseline 1/6
+# "learned": held-out MSE below half the baseline's (the model explains at least half of
+# the variance the mean predictor leaves); "finite" (did not explode) says nothing of it.
+LEARNED_FRACTION = 0.5
+# A prediction whose spread over the held-out batch is below this fraction of the targets'
+# is flat (nearly constant): the hidden units saturated (an exploding step without an Inf).
+CONSTANT_OUTPUT = 0.05
 
 # Recurrent runs: long plateaus before the breakthrough need many steps and momentum.
 RECURRENT_DEFAULTS = {"steps": 3000, "batch": 32, "lr": 0.1, "momentum": 0.9}
@@ -295,7 +301,7 @@ def depth_comparison(depth: int = 20, width: int = 64, config: TrainConfig = Tra
         done[labels[i]] = r.value if inline else replace(r.value, worker=r.worker)
         if on_run is not None:
             on_run({k: done[k] for k in labels if k in done})
-        if r.value.interrupted:
+        if r.value[0].interrupted:
             raise _Stop
 
     try:
@@ -307,13 +313,17 @@ def depth_comparison(depth: int = 20, width: int = 64, config: TrainConfig = Tra
 
 
 def adding_run(label: str, seq_len: int, hidden: int, config: TrainConfig, dtype: str,
-               seed: int, progress: bool = False) -> TrainResult:
-    """One ``ADDING_MODELS[label]`` run on the adding problem at length ``seq_len``."""
+               seed: int, progress: bool = False) -> tuple[TrainResult, bool]:
+    """One ``ADDING_MODELS[label]`` run on the adding problem at length ``seq_len``: its
+    result, and whether the trained net's output is nearly constant over held-out
+    sequences (``CONSTANT_OUTPUT``: it learned to predict the mean)."""
     cls, clip = ADDING_MODELS[label]
     task = AddingProblem(seq_len=seq_len, dtype=dtype)
     model = cls(task.in_dim, hidden, task.out_dim, dtype=dtype, seed=seed)
-    return train(model, task, replace(config, clip=clip), progress,
-                 desc=f"{label} T={seq_len}")
+    r = train(model, task, replace(config, clip=clip), progress, desc=f"{label} T={seq_len}")
+    ex, ey = task.batch(np.random.default_rng((config.seed, 1)), 256)
+    spread = float(np.std(model.forward(ex))) if r.exploded_at is None else math.nan
+    return r, bool(spread < CONSTANT_OUTPUT * float(np.std(ey)))
 
 
 def adding_sweep(lengths, hidden: int = 32, config: TrainConfig = TrainConfig(),
@@ -322,6 +332,8 @@ def adding_sweep(lengths, hidden: int = 32, config: TrainConfig = TrainConfig(),
     """Train each of ``ADDING_MODELS`` on the adding problem at every length T.
 
     Returns label -> {"lengths", "eval_mse", "eval_accuracy", "solved", "status",
+    "max_grad_norm" (largest global gradient norm before clipping), "constant_output"
+    (the trained net's output is nearly constant over held-out sequences: ``CONSTANT_OUTPUT``),
     "baseline_mse", "longest_solved"}; ``config.clip`` is replaced by each model's own.
     ``scheduler`` (``vgbench.cluster``) runs the runs as tasks there; each label then also
     lists the ``workers`` of its lengths.
@@ -335,14 +347,18 @@ def adding_sweep(lengths, hidden: int = 32, config: TrainConfig = TrainConfig(),
 
     def sweep() -> dict:
         out = {label: {"lengths": [], "eval_mse": [], "eval_accuracy": [], "solved": [],
-                       "status": [], "baseline_mse": AddingProblem.baseline_mse,
+                       "status": [], "max_grad_norm": [], "constant_output": [],
+                       "baseline_mse": AddingProblem.baseline_mse,
                        "longest_solved": None} for label in ADDING_MODELS}
         for i in sorted(done):
-            (T, label), r = cells[i], done[i].value
+            (T, label), (r, constant) = cells[i], done[i].value
             s = out[label]
             solved = bool(r.eval_mse < SOLVED_FRACTION * AddingProblem.baseline_mse)
             for key, value in (("lengths", T), ("eval_mse", r.eval_mse), ("solved", solved),
-                               ("eval_accuracy", r.eval_accuracy), ("status", r.status())):
+                               ("eval_accuracy", r.eval_accuracy), ("status", r.status()),
+                               ("max_grad_norm", float(np.nanmax(r.global_grad_norm))
+                                if r.steps_done else math.nan),
+                               ("constant_output", constant)):
                 s[key].append(value)
             if not inline:
                 s.setdefault("workers", []).append(done[i].worker)
@@ -354,7 +370,7 @@ def adding_sweep(lengths, hidden: int = 32, config: TrainConfig = TrainConfig(),
         done[i] = r
         if on_run is not None:
             on_run(sweep())
-        if r.value.interrupted:
+        if r.value[0].interrupted:
             raise _Stop
 
     try:
@@ -366,9 +382,11 @@ def adding_sweep(lengths, hidden: int = 32, config: TrainConfig = TrainConfig(),
 
 
 def depth_summary(results: dict) -> dict:
-    """label -> bottom/top update-ratio median, final eval MSE, status (for tables/JSON)."""
+    """label -> bottom/top update-ratio median, final eval MSE, status (finite or exploded)
+    and learned (held-out MSE < ``LEARNED_FRACTION`` x baseline), for tables and JSON."""
     return {label: {"bottom_over_top": r.layer_ratio(), "eval_mse": r.eval_mse,
-                    "baseline_mse": r.baseline_mse, "status": r.status()}
+                    "baseline_mse": r.baseline_mse, "status": r.status(),
+                    "learned": bool(r.eval_mse < LEARNED_FRACTION * r.baseline_mse)}
             for label, r in results.items()}
 
 
