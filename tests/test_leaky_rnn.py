@@ -247,3 +247,71 @@ def test_seed_draws_the_same_shared_parameters_with_or_without_skip():
 def test_bad_leak_or_skip_is_rejected(kw, exc):
     with pytest.raises(exc, match="leak|skip"):
         RNN(I, H, O, **kw)
+
+
+# --- theory and decay probes ------------------------------------------------------------
+
+def test_leaky_bound_worked_numbers():
+    from vgbench.analysis import theory
+    W = 0.5 * np.eye(4)
+    b = theory.leaky_bound(W, "tanh", leak=0.2)
+    assert b.step_rate == pytest.approx(0.9) and b.rate == pytest.approx(0.9)  # 0.8 + 0.2*0.5
+    assert b.floor == pytest.approx(0.7) and b.vanishing_sufficient  # 0.8 - 0.1
+    # a = 1, k = 2, ||W_hh|| = ||W_skip|| = 0.5: lambda^2 = 0.5 lambda + 0.5 -> lambda = 1
+    s = theory.leaky_bound(W, "tanh", 1.0, W, 2)
+    assert s.rate == pytest.approx(1.0, abs=1e-12) and s.floor is None
+    # sigmoid (gamma 1/4), a = 0.5, k = 3, ||W|| = 2: r1 = 0.75, rs = 0.25,
+    # lambda^3 = 0.75 lambda^2 + 0.25 -> lambda = 1 (1 - 0.75 - 0.25 = 0)
+    s = theory.leaky_bound(4 * W, "sigmoid", 0.5, 4 * W, 3)
+    assert (s.step_rate, s.skip_rate) == pytest.approx((0.75, 0.25))
+    assert s.rate == pytest.approx(1.0, abs=1e-12)
+    plain = theory.pascanu_bound(3 * W, "tanh")
+    assert theory.leaky_bound(3 * W, "tanh").rate == pytest.approx(plain.rate)
+
+
+@pytest.mark.parametrize("leak,skip", [(0.3, 0), (1.0, 3), (0.5, 2), (0.15, 5)])
+def test_leaky_bound_holds_and_the_floor_too(leak, skip):
+    from vgbench.analysis import theory
+    T = 30
+    model = RNN(4, 8, 1, dtype="float64", seed=int(100 * leak) + skip, leak=leak, skip=skip,
+                recurrent_init="orthogonal", gain=1.3)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((T, 5, 4))
+    r = model.loss_and_grads(x, None, cotangent=rng.standard_normal((5, 1)))
+    b = theory.leaky_bound(model.params["W_hh"], "tanh", leak, model.params.get("W_skip"),
+                           skip)
+    assert theory.bound_violations(r.delta_norms, b.rate) == []
+    if b.floor is not None:
+        assert np.all(r.delta_norms[:-1] >= b.floor * r.delta_norms[1:] * (1 - 1e-12))
+
+
+def test_leaky_bound_is_tight_for_a_linear_scaled_identity():
+    """f = identity, W_hh = s I: dL/dh_{t-1} = ((1 - a) + a s) dL/dh_t exactly."""
+    from vgbench.analysis import theory
+    T, a, s = 12, 0.4, 0.6
+    model, x, y, h0 = make_case(T, a, 0, "last", activation="identity", seed=3)
+    model.params["W_hh"] = s * np.eye(H)
+    r = model.loss_and_grads(x, y, h0=h0)
+    rate = theory.leaky_bound(model.params["W_hh"], "identity", a).rate
+    assert rate == pytest.approx(0.84)  # 0.6 + 0.4 * 0.6
+    np.testing.assert_allclose(r.delta_norms[:-1] / r.delta_norms[1:], rate, rtol=1e-12)
+
+
+def test_decay_sweep_against_leak_and_skip():
+    """A contracting tanh RNN: a smaller leak and a skip both slow the decay
+    (first/last ratio nearer 1), and no curve breaks its bound."""
+    from vgbench.analysis.decay import DecayConfig, sweep
+
+    def ratio(**kw):
+        cfg = DecayConfig(model="rnn", seq_lens=(40,), width=16, batch=4, seeds=2,
+                          recurrent_init="orthogonal", gain=0.7, **kw)
+        s = sweep(cfg, progress=False)["sizes"][0]
+        assert s["pascanu_violations"] == 0
+        return s["first_last_ratio"]
+
+    plain, leaky, skipped = ratio(), ratio(leak=0.3), ratio(skip=5)
+    assert plain < 1e-5 < leaky < 1 and plain * 1e3 < skipped
+    with pytest.raises(ValueError, match="RNN options"):
+        DecayConfig(model="lstm", leak=0.5)
+    with pytest.raises(ValueError, match="skip"):
+        DecayConfig(model="rnn", skip=1)

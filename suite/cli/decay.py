@@ -41,6 +41,10 @@ def add_arguments(parser) -> None:
                         help="MLP inputs at the mean-field fixed point q* or N(0, 1)")
     parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
                         help="kernels to probe with (cuda: needs a GPU or the simulator)")
+    parser.add_argument("--leak", nargs="+", type=float, default=[1.0], metavar="A",
+                        help="RNN leak(s) a in (0, 1], one sweep each (1: Elman RNN)")
+    parser.add_argument("--skip", action=IntList, default=[0],
+                        help="RNN skip(s) through time k (0: none, else >= 2), one sweep each")
     parser.add_argument("--out", default="vgbench-decay", help="output folder")
 
 
@@ -58,13 +62,15 @@ def run(args) -> int:
         seq_lens=tuple(args.seq_lens), width=args.width, batch=args.batch,
         residual=args.residual, batchnorm=args.batchnorm, clip=args.clip,
         truncate=args.truncate, seeds=args.seeds, dtype=args.dtype, top=args.top,
-        inputs=args.inputs, backend=args.backend) for act in args.activation]
+        inputs=args.inputs, backend=args.backend, leak=leak, skip=skip)
+        for act in args.activation for leak in args.leak for skip in args.skip]
     out = Path(args.out)
     path = out / "decay.json"
     runs = []
     progress = sys.stderr.isatty()
     for cfg in configs:
-        label = f"{cfg.model} {cfg.activation}"
+        label = f"{cfg.model} {cfg.activation}" + (f" a={cfg.leak:g}" if cfg.leak != 1 else "") \
+            + (f" skip={cfg.skip}" if cfg.skip else "")
         done = list(runs)
 
         def save(partial, label=label, done=done):

@@ -15,7 +15,14 @@ from vgbench.backends.calls import RecurrentCall
 from vgbench.kernels.activations import TANH, activation_code
 from vgbench.models.init import check_init, init_bias, init_weight
 from vgbench.models.params import GradResult, LiveParams
-from vgbench.models.validate import check_array, check_choice, check_dtype, check_positive_int
+from vgbench.models.validate import (
+    check_array,
+    check_choice,
+    check_dtype,
+    check_leak,
+    check_positive_int,
+    check_skip,
+)
 
 LOSS_AT = ("last", "every")
 
@@ -193,23 +200,6 @@ class RNN(_Recurrent):
                 f"recurrent_init={self.recurrent_init!r}, dtype={self.dtype.name!r}, "
                 f"seed={self.seed}" + (f", leak={self.leak}" if self.leak != 1.0 else "")
                 + (f", skip={self.skip}" if self.skip else "") + ")")
-
-
-def check_leak(leak) -> float:
-    """The leak a as a float in (0, 1], else ValueError (TypeError for a non-number)."""
-    if isinstance(leak, bool) or not isinstance(leak, int | float | np.floating):
-        raise TypeError(f"leak must be a number in (0, 1], got {leak!r}")
-    if not 0.0 < leak <= 1.0:
-        raise ValueError(f"leak must be in (0, 1], got {leak!r}")
-    return float(leak)
-
-
-def check_skip(skip) -> int:
-    """The skip k: 0 (none) or an integer >= 2, else ValueError."""
-    if isinstance(skip, bool) or not isinstance(skip, int | np.integer) or skip == 1 \
-            or skip < 0:
-        raise ValueError(f"skip must be 0 (none) or an integer >= 2, got {skip!r}")
-    return int(skip)
 
 
 class LSTM(_Recurrent):
