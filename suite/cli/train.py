@@ -13,10 +13,12 @@ def add_arguments(parser) -> None:
     from vgbench.models.init import INITS
     from vgbench.training.tasks import TASKS
 
-    parser.add_argument("--experiment", default="single", choices=["single", "depth", "adding"],
+    parser.add_argument("--experiment", default="single",
+                        choices=["single", "depth", "adding", "weight-decay"],
                         help="single: one run of the options below; depth: sigmoid/naive vs "
                         "ReLU/He vs residual vs batch norm MLPs; adding: RNN vs LSTM vs "
-                        "clipped RNN over --lengths")
+                        "clipped RNN over --lengths; weight-decay: an exploding tanh MLP "
+                        "(sigma_w 3) at L2 decays 0, 0.01, 0.1")
     parser.add_argument("--model", default="mlp", choices=["mlp", "rnn", "lstm"])
     parser.add_argument("--task", default=None, choices=TASKS,
                         help="default: teacher for mlp, adding for rnn/lstm")
@@ -43,6 +45,12 @@ def add_arguments(parser) -> None:
                         help="momentum (default 0; 0.9 for recurrent runs)")
     parser.add_argument("--clip", type=float, default=None, help="max global gradient norm")
     parser.add_argument("--truncate", type=int, default=None, help="truncated BPTT window")
+    parser.add_argument("--weight-decay", type=float, default=0.0,
+                        help="L2 regularisation wd (adds wd/2 ||W||^2 per weight matrix)")
+    parser.add_argument("--leak", type=float, default=1.0,
+                        help="RNN leak a in (0, 1] (1: Elman RNN)")
+    parser.add_argument("--skip", type=int, default=0,
+                        help="RNN skip connection through time k (0: none, else >= 2)")
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/train", help="directory for JSON and PNGs")
@@ -56,7 +64,7 @@ def _config(args, recurrent: bool):
     chosen = {k: getattr(args, k) for k in ("steps", "batch", "lr", "momentum")
               if getattr(args, k) is not None}
     return TrainConfig(**{**base, **chosen, "clip": args.clip, "truncate": args.truncate,
-                          "seed": args.seed})
+                          "seed": args.seed, "weight_decay": args.weight_decay})
 
 
 def _single(args, progress: bool, out) -> int:
@@ -78,7 +86,8 @@ def _single(args, progress: bool, out) -> int:
                            dtype=args.dtype, seed=args.seed)
     elif args.model == "rnn":
         model = models.RNN(task.in_dim, args.width, task.out_dim, activation=activation,
-                           init=init, gain=args.gain, dtype=args.dtype, seed=args.seed)
+                           init=init, gain=args.gain, dtype=args.dtype, seed=args.seed,
+                           leak=args.leak, skip=args.skip)
     else:
         model = models.LSTM(task.in_dim, args.width, task.out_dim, init=init,
                             gain=args.gain, dtype=args.dtype, seed=args.seed)
@@ -157,9 +166,63 @@ def _adding(args, progress: bool, out) -> int:
     return 0
 
 
+def _weight_decay(args, progress: bool, out) -> int:
+    from dataclasses import replace
+
+    from vgbench.report.results import write_result
+    from vgbench.report.trainplots import plot_loss_curves, plot_update_heatmaps
+    from vgbench.training.weight_decay import (
+        DECAYS,
+        EXPLODING,
+        weight_decay_comparison,
+        weight_decay_summary,
+    )
+
+    config = _config(args, recurrent=False)
+    if args.lr is None:
+        config = replace(config, lr=0.01)  # the exploding net diverges at the default 0.05
+    results = weight_decay_comparison(DECAYS, args.depth, args.width, config, args.dtype,
+                                      args.seed, progress)
+    runs = {k: r.to_dict() for k, r in results.items()}
+    summary = weight_decay_summary(results)
+    write_result(out / "train_weight_decay.json", "train",
+                 {"experiment": "weight-decay", "depth": args.depth, "width": args.width,
+                  "model": EXPLODING, **asdict(config)}, {"runs": runs, "summary": summary})
+    plot_loss_curves(runs, out / "train_weight_decay_loss.png",
+                     f"exploding tanh MLP, depth {args.depth}")
+    plot_update_heatmaps(runs, out / "train_weight_decay_update_ratio.png")
+    print("| L2 decay | W0 update ratio | top hidden ratio | bottom/top | held-out MSE | "
+          "status |\n|---|---|---|---|---|---|")
+    for label, s in summary.items():
+        print(f"| {label} | {s['bottom_ratio']:.3g} | {s['top_ratio']:.3g} | "
+              f"{s['bottom_over_top']:.3g} | {s['eval_mse']:.3g} | {s['status']} |")
+    print("(medians over the last third of the steps)")
+    print(f"wrote {out}/train_weight_decay.json, train_weight_decay_loss.png, "
+          "train_weight_decay_update_ratio.png")
+    return 0
+
+
+def _check_recurrent_options(args) -> None:
+    """Leak, skip and weight decay: a bad value is a usage error before any work."""
+    import math
+
+    from vgbench.models.validate import check_leak, check_skip
+
+    check_leak(args.leak)
+    check_skip(args.skip)
+    if (args.leak != 1.0 or args.skip) and not (args.model == "rnn"
+                                                 and args.experiment == "single"):
+        raise ValueError("--leak and --skip apply to --model rnn in a single run")
+    if not (args.weight_decay >= 0 and math.isfinite(args.weight_decay)):
+        raise ValueError(f"--weight-decay must be a finite number >= 0, got "
+                         f"{args.weight_decay}")
+
+
 def run(args) -> int:
+    _check_recurrent_options(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     progress = not args.no_progress and sys.stderr.isatty()
-    return {"single": _single, "depth": _depth, "adding": _adding}[args.experiment](
+    return {"single": _single, "depth": _depth, "adding": _adding,
+            "weight-decay": _weight_decay}[args.experiment](
         args, progress, out)
