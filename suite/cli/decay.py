@@ -45,11 +45,37 @@ def add_arguments(parser) -> None:
                         help="RNN leak(s) a in (0, 1], one sweep each (1: Elman RNN)")
     parser.add_argument("--skip", action=IntList, default=[0],
                         help="RNN skip(s) through time k (0: none, else >= 2), one sweep each")
+    parser.add_argument("--eigenvalues", nargs="+", type=float, default=None, metavar="L",
+                        help="instead of a sweep: the eigenvalue picture of a linear RNN with "
+                        "symmetric W_hh of these eigenvalues, over the first --seq-lens")
     parser.add_argument("--out", default="vgbench-decay", help="output folder")
+
+
+def _eigen(args) -> int:
+    from vgbench.analysis.eigen import eigen_probe
+    from vgbench.report.remedyplots import plot_eigen
+    from vgbench.report.results import write_result
+
+    T = args.seq_lens[0]
+    r = eigen_probe(args.eigenvalues, T, args.batch, args.dtype)
+    out = Path(args.out)
+    write_result(out / "eigen.json", "decay", {"eigenvalues": list(args.eigenvalues),
+                                               "seq_len": T, "batch": args.batch,
+                                               "dtype": args.dtype}, r.as_dict())
+    png = plot_eigen(r.as_dict(), out / "eigen.png")
+    print(f"| lambda | measured after {T - 1} steps | lambda^{T - 1} |\n|---|---|---|")
+    for i, lam in enumerate(r.eigenvalues):
+        print(f"| {lam:g} | {r.relative[0, i]:.4g} | {r.predicted[0, i]:.4g} |")
+    print(f"max relative deviation from |lambda|^k: {r.max_rel_error:.2e}")
+    print(f"wrote {out / 'eigen.json'} and {png}")
+    return 0
 
 
 def run(args) -> int:
     import numpy as np
+
+    if args.eigenvalues is not None:
+        return _eigen(args)
 
     from vgbench.analysis.decay import DecayConfig, sweep
     from vgbench.report import decayplots

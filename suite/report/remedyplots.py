@@ -1,0 +1,49 @@
+"""PNG plots of the remedies (matplotlib, Agg backend): the eigenvalue picture and the
+comparison of remedies on one decay plot.
+
+Every function takes plain data and a path, and returns the path written.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from vgbench.report.plotting import pyplot, save_figure
+
+
+def plot_eigen(result: dict, path) -> Path:
+    """Each eigencomponent's measured decay |<dL/dh_t, q_i>| / |<dL/dh_T, q_i>| against
+    k = T - t (markers), with |lambda_i|^k (dashed); ``result`` is ``EigenResult.as_dict()``."""
+    plt = pyplot()
+    rel = np.asarray(result["relative"], float)
+    pred = np.asarray(result["predicted"], float)
+    T = rel.shape[0]
+    k = np.arange(T - 1, -1, -1)
+    fig, ax = plt.subplots(figsize=(5.2, 3.6), layout="constrained")
+    for i, lam in enumerate(result["eigenvalues"]):
+        (line,) = ax.semilogy(k, rel[:, i], "o", ms=3, label=f"lambda = {lam:g}")
+        ax.semilogy(k, pred[:, i], "--", lw=1, color=line.get_color())
+    ax.set_xlabel("steps back k = T - t")
+    ax.set_ylabel("component / component at T")
+    ax.set_title("linear RNN, W_hh = Q diag(lambda) Q^T: markers measured, dashed |lambda|^k",
+                 fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)
+
+
+def plot_remedy_curves(curves: dict, path, title: str) -> Path:
+    """One decay plot: label -> ||dL/dh_t|| (t = 1..T) normalised by its value at T,
+    against steps back k = T - t."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.6, 3.8), layout="constrained")
+    for label, c in curves.items():
+        c = np.asarray(c, float)
+        with np.errstate(all="ignore"):
+            ax.semilogy(np.arange(len(c) - 1, -1, -1), c / c[-1], lw=1.3, label=label)
+    ax.set_xlabel("steps back k = T - t")
+    ax.set_ylabel("||dL/dh_t|| / ||dL/dh_T||")
+    ax.set_title(title, fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)
