@@ -14,12 +14,16 @@ def add_arguments(parser) -> None:
     from vgbench.training.tasks import TASKS
 
     parser.add_argument("--experiment", default="single",
-                        choices=["single", "depth", "adding", "weight-decay"],
+                        choices=["single", "depth", "adding", "weight-decay",
+                                 "memory-capacity"],
                         help="single: one run of the options below; depth: sigmoid/naive vs "
                         "ReLU/He vs residual vs batch norm MLPs; adding: RNN vs LSTM vs "
                         "clipped RNN over --lengths; weight-decay: an exploding tanh MLP "
-                        "(sigma_w 3) at L2 decays 0, 0.01, 0.1")
-    parser.add_argument("--model", default="mlp", choices=["mlp", "rnn", "lstm"])
+                        "(sigma_w 3) at L2 decays 0, 0.01, 0.1; memory-capacity: ESN recall "
+                        "r^2 per delay at spectral radii 0.5, 0.9, 0.99, 1.2")
+    parser.add_argument("--model", default="mlp", choices=["mlp", "rnn", "lstm", "esn"],
+                        help="esn: echo state network, readout fitted in closed form on "
+                        "--batch sequences (default 2000), reservoir size --width")
     parser.add_argument("--task", default=None, choices=TASKS,
                         help="default: teacher for mlp, adding for rnn/lstm")
     parser.add_argument("--depth", type=int, default=20, help="MLP hidden layers")
@@ -49,6 +53,8 @@ def add_arguments(parser) -> None:
                         help="L2 regularisation wd (adds wd/2 ||W||^2 per weight matrix)")
     parser.add_argument("--leak", type=float, default=1.0,
                         help="RNN leak a in (0, 1] (1: Elman RNN)")
+    parser.add_argument("--spectral-radius", type=float, default=0.9,
+                        help="ESN reservoir spectral radius (> 0)")
     parser.add_argument("--skip", type=int, default=0,
                         help="RNN skip connection through time k (0: none, else >= 2)")
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
@@ -67,6 +73,52 @@ def _config(args, recurrent: bool):
                           "seed": args.seed, "weight_decay": args.weight_decay})
 
 
+def _esn(args, out) -> int:
+    from vgbench.models import ESN
+    from vgbench.report.results import write_result
+    from vgbench.training.esn import fit_on_task
+    from vgbench.training.tasks import make_task
+
+    task = make_task(args.task or "adding", dtype=args.dtype, seq_len=args.seq_len,
+                     seed=args.seed)
+    model = ESN(task.in_dim, args.width, task.out_dim, args.spectral_radius, args.leak,
+                dtype=args.dtype, seed=args.seed)
+    r = fit_on_task(model, task, args.batch or 2000, seed=args.seed)
+    write_result(out / "train.json", "train", {"experiment": "single", "model": repr(model),
+                                               "task": repr(task)}, {"runs": {"esn": r}})
+    print(model)
+    print(task)
+    print(f"readout fitted on {args.batch or 2000} sequences in {r['wall_s']:.2f} s; "
+          f"measured spectral radius {model.measured_radius:.4g}")
+    print(f"train MSE {r['train_mse']:.4g}; held-out MSE {r['eval_mse']:.4g} (baseline "
+          f"{r['baseline_mse']:.4g}), accuracy {r['eval_accuracy']:.3f}")
+    print(f"wrote {out / 'train.json'}")
+    return 0
+
+
+def _memory_capacity(args, out) -> int:
+    from vgbench.report.remedyplots import plot_memory_capacity
+    from vgbench.report.results import write_result
+    from vgbench.training.esn import memory_capacity
+
+    R = args.width
+    delays = 2 * R
+    runs = [memory_capacity(R, delays, rho, washout=max(200, delays), seed=args.seed,
+                            leak=args.leak, input_scale=0.1, dtype=args.dtype)
+            for rho in (0.5, 0.9, 0.99, 1.2)]
+    write_result(out / "memory_capacity.json", "train",
+                 {"experiment": "memory-capacity", "reservoir": R, "input_scale": 0.1,
+                  "leak": args.leak}, {"runs": runs})
+    png = plot_memory_capacity(runs, out / "memory_capacity.png")
+    print("| spectral radius | MC = sum r^2 | r^2 at d = 1, 5, 10, 20 |\n|---|---|---|")
+    for r in runs:
+        at = ", ".join(f"{r['r2'][d - 1]:.2f}" for d in (1, 5, 10, 20) if d <= delays)
+        print(f"| {r['spectral_radius']:g} | {r['capacity']:.2f} | {at} |")
+    print(f"(reservoir {R}, input scale 0.1; MC <= {R})")
+    print(f"wrote {out / 'memory_capacity.json'} and {png}")
+    return 0
+
+
 def _single(args, progress: bool, out) -> int:
     from vgbench import models
     from vgbench.report.results import write_result
@@ -74,6 +126,8 @@ def _single(args, progress: bool, out) -> int:
     from vgbench.training.tasks import make_task
     from vgbench.training.train import train
 
+    if args.model == "esn":
+        return _esn(args, out)
     recurrent = args.model != "mlp"
     activation = args.activation or ("tanh" if recurrent else "sigmoid")
     init = args.init or ("xavier" if recurrent else "normal")
@@ -210,9 +264,16 @@ def _check_recurrent_options(args) -> None:
 
     check_leak(args.leak)
     check_skip(args.skip)
-    if (args.leak != 1.0 or args.skip) and not (args.model == "rnn"
-                                                 and args.experiment == "single"):
-        raise ValueError("--leak and --skip apply to --model rnn in a single run")
+    if args.skip and not (args.model == "rnn" and args.experiment == "single"):
+        raise ValueError("--skip applies to --model rnn in a single run")
+    if args.leak != 1.0 and not (args.model in ("rnn", "esn")
+                                 and args.experiment in ("single", "memory-capacity")):
+        raise ValueError("--leak applies to --model rnn or esn")
+    if not (args.spectral_radius > 0 and math.isfinite(args.spectral_radius)):
+        raise ValueError(f"--spectral-radius must be a finite number > 0, got "
+                         f"{args.spectral_radius}")
+    if args.model == "esn" and args.task == "teacher":
+        raise ValueError("--model esn takes a sequence task: adding or copy")
     if not (args.weight_decay >= 0 and math.isfinite(args.weight_decay)):
         raise ValueError(f"--weight-decay must be a finite number >= 0, got "
                          f"{args.weight_decay}")
@@ -224,5 +285,6 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     progress = not args.no_progress and sys.stderr.isatty()
     return {"single": _single, "depth": _depth, "adding": _adding,
-            "weight-decay": _weight_decay}[args.experiment](
+            "weight-decay": _weight_decay,
+            "memory-capacity": lambda a, _, o: _memory_capacity(a, o)}[args.experiment](
         args, progress, out)

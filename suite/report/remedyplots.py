@@ -47,3 +47,18 @@ def plot_remedy_curves(curves: dict, path, title: str) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def plot_memory_capacity(runs: list[dict], path) -> Path:
+    """r^2 per delay d, one line per spectral radius (``memory_capacity`` results)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 3.6), layout="constrained")
+    for r in runs:
+        ax.plot(r["delays"], r["r2"], lw=1.3,
+                label=f"radius {r['spectral_radius']:g}: MC {r['capacity']:.1f}")
+    ax.set_xlabel("delay d")
+    ax.set_ylabel("r^2 of recalling u_{t-d}")
+    ax.set_title(f"ESN memory capacity, {runs[0]['reservoir']} units", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)
