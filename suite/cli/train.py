@@ -15,12 +15,14 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("--experiment", default="single",
                         choices=["single", "depth", "adding", "weight-decay",
-                                 "memory-capacity"],
+                                 "memory-capacity", "pretrain"],
                         help="single: one run of the options below; depth: sigmoid/naive vs "
                         "ReLU/He vs residual vs batch norm MLPs; adding: RNN vs LSTM vs "
                         "clipped RNN over --lengths; weight-decay: an exploding tanh MLP "
                         "(sigma_w 3) at L2 decays 0, 0.01, 0.1; memory-capacity: ESN recall "
-                        "r^2 per delay at spectral radii 0.5, 0.9, 0.99, 1.2")
+                        "r^2 per delay at spectral radii 0.5, 0.9, 0.99, 1.2; pretrain: a "
+                        "deep sigmoid MLP (--depth, --width) fine-tuned after greedy "
+                        "layer-wise autoencoder pre-training vs from random init")
     parser.add_argument("--model", default="mlp", choices=["mlp", "rnn", "lstm", "esn"],
                         help="esn: echo state network, readout fitted in closed form on "
                         "--batch sequences (default 2000), reservoir size --width")
@@ -116,6 +118,48 @@ def _memory_capacity(args, out) -> int:
         print(f"| {r['spectral_radius']:g} | {r['capacity']:.2f} | {at} |")
     print(f"(reservoir {R}, input scale 0.1; MC <= {R})")
     print(f"wrote {out / 'memory_capacity.json'} and {png}")
+    return 0
+
+
+def _pretrain(args, out) -> int:
+    from dataclasses import replace
+
+    from vgbench.report.remedyplots import plot_eval_curves
+    from vgbench.report.results import write_result
+    from vgbench.report.trainplots import plot_update_heatmaps
+    from vgbench.training.pretrain import (
+        FINETUNE,
+        PRETRAIN,
+        pretrain_comparison,
+        pretrain_summary,
+    )
+
+    chosen = {k: getattr(args, k) for k in ("steps", "batch", "lr", "momentum")
+              if getattr(args, k) is not None}
+    config = replace(FINETUNE, **chosen, seed=args.seed, weight_decay=args.weight_decay)
+    res = pretrain_comparison(args.depth, args.width, replace(PRETRAIN, seed=args.seed),
+                              config, dtype=args.dtype, seed=args.seed)
+    summary = pretrain_summary(res)
+    runs = {k: {**v, "weight_names": [f"W{i}" for i in range(args.depth + 1)]}
+            for k, v in res.items()}
+    write_result(out / "train_pretrain.json", "train",
+                 {"experiment": "pretrain", "depth": args.depth, "width": args.width,
+                  "pretrain": asdict(PRETRAIN), "finetune": asdict(config)},
+                 {"runs": runs, "summary": summary})
+    plot_update_heatmaps(runs, out / "train_pretrain_update_ratio.png")
+    plot_eval_curves(runs, out / "train_pretrain_eval.png",
+                     f"deep sigmoid MLP (depth {args.depth}): fine-tuning")
+    print(f"deep sigmoid MLP, depth {args.depth}, width {args.width}, teacher-student task")
+    print("| init | W0 update ratio | top hidden ratio | bottom/top | held-out MSE start "
+          "-> end | status |\n|---|---|---|---|---|---|")
+    for label, s in summary.items():
+        print(f"| {label} | {s['bottom_ratio']:.3g} | {s['top_ratio']:.3g} | "
+              f"{s['bottom_over_top']:.3g} | {s['eval_mse_start']:.3g} -> "
+              f"{s['eval_mse_end']:.3g} | {s['status']} |")
+    scores = ", ".join(f"{v:.2f}" for v in res["pre-trained"]["pretrain_scores"])
+    print(f"autoencoder reconstruction MSE / baseline per layer: {scores}")
+    print(f"wrote {out}/train_pretrain.json, train_pretrain_update_ratio.png, "
+          "train_pretrain_eval.png")
     return 0
 
 
@@ -286,5 +330,6 @@ def run(args) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     return {"single": _single, "depth": _depth, "adding": _adding,
             "weight-decay": _weight_decay,
-            "memory-capacity": lambda a, _, o: _memory_capacity(a, o)}[args.experiment](
+            "memory-capacity": lambda a, _, o: _memory_capacity(a, o),
+            "pretrain": lambda a, _, o: _pretrain(a, o)}[args.experiment](
         args, progress, out)

@@ -62,3 +62,20 @@ def plot_memory_capacity(runs: list[dict], path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def plot_eval_curves(runs: dict, path, title: str) -> Path:
+    """Held-out MSE against training step, one line per run (label -> dict with
+    ``eval_steps``, ``eval_mse`` and ``baseline_mse``)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 3.6), layout="constrained")
+    for label, r in runs.items():
+        ax.plot(r["eval_steps"], r["eval_mse"], "o-", ms=3, lw=1.2, label=label)
+    base = next(iter(runs.values()))["baseline_mse"]
+    ax.axhline(base, color="grey", ls=":", lw=1, label="predict the mean")
+    ax.set_xlabel("fine-tuning step")
+    ax.set_ylabel("held-out MSE")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)
