@@ -15,14 +15,16 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("--experiment", default="single",
                         choices=["single", "depth", "adding", "weight-decay",
-                                 "memory-capacity", "pretrain"],
+                                 "memory-capacity", "pretrain", "evolution"],
                         help="single: one run of the options below; depth: sigmoid/naive vs "
                         "ReLU/He vs residual vs batch norm MLPs; adding: RNN vs LSTM vs "
                         "clipped RNN over --lengths; weight-decay: an exploding tanh MLP "
                         "(sigma_w 3) at L2 decays 0, 0.01, 0.1; memory-capacity: ESN recall "
                         "r^2 per delay at spectral radii 0.5, 0.9, 0.99, 1.2; pretrain: a "
                         "deep sigmoid MLP (--depth, --width) fine-tuned after greedy "
-                        "layer-wise autoencoder pre-training vs from random init")
+                        "layer-wise autoencoder pre-training vs from random init; "
+                        "evolution: a genetic algorithm (forward passes only) vs SGD on "
+                        "that net, and its cost against the parameter count")
     parser.add_argument("--model", default="mlp", choices=["mlp", "rnn", "lstm", "esn"],
                         help="esn: echo state network, readout fitted in closed form on "
                         "--batch sequences (default 2000), reservoir size --width")
@@ -160,6 +162,50 @@ def _pretrain(args, out) -> int:
     print(f"autoencoder reconstruction MSE / baseline per layer: {scores}")
     print(f"wrote {out}/train_pretrain.json, train_pretrain_update_ratio.png, "
           "train_pretrain_eval.png")
+    return 0
+
+
+def _evolution(args, out) -> int:
+    from dataclasses import replace
+
+    from vgbench.report.remedyplots import plot_evolution
+    from vgbench.report.results import write_result
+    from vgbench.training.evolution import (
+        SGD,
+        TARGET_MSE,
+        GAConfig,
+        cost_vs_params,
+        evolution_comparison,
+    )
+
+    ga = GAConfig(seed=args.seed, **({"generations": args.steps} if args.steps else {}))
+    chosen = {k: getattr(args, k) for k in ("batch", "lr", "momentum")
+              if getattr(args, k) is not None}
+    sgd = replace(SGD, **chosen, seed=args.seed)
+    res = evolution_comparison(args.depth, args.width, ga, sgd, args.dtype, args.seed)
+    widths = sorted({4, 8, 16, args.width})
+    cost = cost_vs_params(widths, args.depth, ga, args.dtype, args.seed)
+    write_result(out / "train_evolution.json", "train",
+                 {"experiment": "evolution", "depth": args.depth, "width": args.width,
+                  "ga": asdict(ga), "sgd": asdict(sgd), "target_mse": TARGET_MSE},
+                 {"runs": res, "cost_vs_params": cost})
+    png = plot_evolution(res, out / "train_evolution.png")
+    print(f"deep sigmoid MLP, depth {args.depth}, width {args.width} "
+          f"({res['GA']['n_params']} parameters), teacher-student task")
+    print("| method | forward passes | backward passes | wall s | held-out MSE |\n"
+          "|---|---|---|---|---|")
+    for label, r in res.items():
+        n = r["forward_passes"][-1]
+        print(f"| {label} | {n} | {n if label == 'SGD' else 0} | {r['wall_s'][-1]:.2f} | "
+              f"{r['eval_mse']:.3g} |")
+    print(f"GA cost at a fixed budget of {ga.population * ga.generations} forward passes:")
+    print(f"| width | parameters | us per pass | passes to held-out MSE <= {TARGET_MSE} | "
+          "final held-out MSE |\n|---|---|---|---|---|")
+    for c in cost:
+        reach = c["passes_to_target"] if c["passes_to_target"] is not None else "never"
+        print(f"| {c['width']} | {c['n_params']} | {c['us_per_pass']:.0f} | {reach} | "
+              f"{c['eval_mse']:.3g} |")
+    print(f"wrote {out / 'train_evolution.json'} and {png}")
     return 0
 
 
@@ -331,5 +377,6 @@ def run(args) -> int:
     return {"single": _single, "depth": _depth, "adding": _adding,
             "weight-decay": _weight_decay,
             "memory-capacity": lambda a, _, o: _memory_capacity(a, o),
-            "pretrain": lambda a, _, o: _pretrain(a, o)}[args.experiment](
+            "pretrain": lambda a, _, o: _pretrain(a, o),
+            "evolution": lambda a, _, o: _evolution(a, o)}[args.experiment](
         args, progress, out)

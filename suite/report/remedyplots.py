@@ -79,3 +79,30 @@ def plot_eval_curves(runs: dict, path, title: str) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def plot_evolution(runs: dict, path) -> Path:
+    """Two panels: MSE against forward passes and against wall seconds, one line per
+    method (``evolution_comparison`` result: batch MSE, thin; held-out, markers)."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained", sharey=True)
+    for label, r in runs.items():
+        passes = np.asarray(r["forward_passes"], float)
+        wall = np.asarray(r["wall_s"], float)
+        (line,) = axes[0].plot(passes, r["best_batch_mse"], lw=0.8, alpha=0.6,
+                               label=f"{label} (batch)")
+        axes[1].plot(wall, r["best_batch_mse"], lw=0.8, alpha=0.6, color=line.get_color())
+        at = np.searchsorted(passes, r["eval_passes"])
+        axes[0].plot(r["eval_passes"], r["eval_curve"], "o", ms=3, color=line.get_color(),
+                     label=f"{label} (held-out)")
+        axes[1].plot(wall[np.minimum(at, len(wall) - 1)], r["eval_curve"], "o", ms=3,
+                     color=line.get_color())
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("forward passes (SGD: + one backward each)")
+    axes[1].set_xlabel("wall seconds")
+    axes[0].set_ylabel("MSE")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("genetic algorithm vs SGD on a deep sigmoid MLP", fontsize=9)
+    return save_figure(fig, path)
