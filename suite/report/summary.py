@@ -26,6 +26,7 @@ from vgbench.analysis import theory
 from vgbench.analysis.decay import DecayConfig, probe, sweep
 from vgbench.env.fingerprint import fingerprint
 from vgbench.report import decayplots
+from vgbench.report.remedies import remedies_section
 from vgbench.report.results import write_result, write_text_atomic
 from vgbench.report.speedplots import plot_speed
 from vgbench.report.tables import (
@@ -287,7 +288,7 @@ def training_section(outdir: Path, progress: bool = True) -> str:
         adding_markdown(sweep), "", "![adding](train_adding.png)", ""])
 
 
-SECTIONS: list[Section] = [decay_section, speed_section, training_section]
+SECTIONS: list[Section] = [decay_section, speed_section, training_section, remedies_section]
 
 
 def write_report(outdir, progress: bool = True,
