@@ -138,3 +138,22 @@ def test_cli_esn_runs(tmp_path, capsys):
                  "40", "--batch", "300", "--out", str(tmp_path)]) == 0
     assert "held-out MSE" in capsys.readouterr().out
     assert (tmp_path / "train.json").exists()
+
+
+def test_state_jacobian_norms_match_pytorch_autograd():
+    torch = pytest.importorskip("torch")
+    model = ESN(2, 8, 1, spectral_radius=1.1, leak=0.4, density=0.5, seed=13)
+    x = np.random.default_rng(14).standard_normal((6, 1, 2))
+    p = {k: torch.tensor(v) for k, v in model.params.items()}
+    hs = torch.tensor(numpy_states(model, x))
+
+    def run_from(h, t):
+        for s in range(t, 6):
+            u = torch.tanh(torch.tensor(x[s, 0]) @ p["W_in"] + h @ p["W_res"] + p["b"])
+            h = (1 - model.leak) * h + model.leak * u
+        return h
+
+    got = model.state_jacobian_norms(x)[:, 0]
+    for t in range(6):
+        J = torch.autograd.functional.jacobian(lambda h, t=t: run_from(h, t), hs[t, 0])
+        assert got[t] == pytest.approx(torch.linalg.matrix_norm(J, 2).item(), rel=1e-10)

@@ -315,3 +315,28 @@ def test_decay_sweep_against_leak_and_skip():
         DecayConfig(model="lstm", leak=0.5)
     with pytest.raises(ValueError, match="skip"):
         DecayConfig(model="rnn", skip=1)
+
+
+def test_decay_command_sweeps_leak_and_skip(tmp_path, capsys):
+    from vgbench.cli import main
+    from vgbench.report.results import read_result
+    assert main(["decay", "--model", "rnn", "--seq-lens", "12", "--width", "6", "--batch",
+                 "2", "--seeds", "1", "--leak", "1", "0.5", "--skip", "0", "3", "--out",
+                 str(tmp_path)]) == 0
+    doc = read_result(tmp_path / "decay.json", "decay")
+    assert [r["label"] for r in doc["data"]["runs"]] == [
+        "rnn tanh", "rnn tanh skip=3", "rnn tanh a=0.5", "rnn tanh a=0.5 skip=3"]
+    assert "| rnn tanh a=0.5 skip=3 | 12 | " in capsys.readouterr().out
+    assert main(["decay", "--model", "rnn", "--skip", "1", "--out", str(tmp_path)]) == 2
+    assert "skip must be 0 (none) or an integer >= 2" in capsys.readouterr().err
+
+
+def test_train_command_with_leak_and_skip(tmp_path, capsys):
+    from vgbench.cli import main
+    assert main(["train", "--model", "rnn", "--leak", "0.5", "--skip", "2", "--task", "adding",
+                 "--seq-len", "6", "--width", "4", "--steps", "3", "--clip", "1", "--out",
+                 str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "leak=0.5, skip=2" in out and "W_skip" in out
+    from vgbench.training.train import weight_names
+    assert weight_names(RNN(2, 3, 1, skip=2)) == ["W_xh", "W_hh", "W_skip", "W_hy"]

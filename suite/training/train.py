@@ -125,10 +125,10 @@ def is_recurrent(model) -> bool:
 
 def weight_names(model) -> list:
     """The weight matrices of ``model`` bottom to top (MLP: W0..W{depth}; RNN/LSTM: input,
-    recurrent, readout)."""
+    recurrent (and skip), readout last)."""
     names = [k for k in model.params if k.startswith("W")]
     if is_recurrent(model):
-        return names
+        return [k for k in names if k != "W_hy"] + ["W_hy"]
     return sorted(names, key=lambda k: int(k[1:]))
 
 
