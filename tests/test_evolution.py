@@ -60,6 +60,12 @@ def test_comparison_gives_sgd_the_same_compute():
     res = evolution.evolution_comparison(3, 4, cfg)
     assert res["SGD"]["forward_passes"][-1] == 6 * 5 // 3
     assert res["GA"]["n_params"] == res["SGD"]["n_params"] == flatten(MLP(16, 4, 3, 1)).size
+    # both curves are per-output MSEs: SGD's first batch MSE is its model's at init
+    task = TeacherStudent()
+    x, y = task.batch(np.random.default_rng((0, 0)), 64)  # train's first batch
+    model = MLP(16, 4, 3, 1, seed=0, **evolution.DEEP_SIGMOID)
+    assert res["SGD"]["best_batch_mse"][0] == pytest.approx(np.mean((model.forward(x) - y)
+                                                                     ** 2), rel=1e-12)
 
 
 @pytest.mark.parametrize("kw", [{"parents": 40}, {"elites": 9}, {"sigma": 0.0},

@@ -154,7 +154,8 @@ def evolution_comparison(depth: int = 8, width: int = 32, config: GAConfig = GAC
                 **DEEP_SIGMOID)
     r = train(model, task, sgd)
     n = r.steps_done
-    return {"GA": ga, "SGD": {"best_batch_mse": r.loss.tolist(),
+    # train's loss is 0.5 / B * sum of squares: per-output MSE = 2 loss / O
+    return {"GA": ga, "SGD": {"best_batch_mse": (2.0 * r.loss / task.out_dim).tolist(),
                               "eval_passes": [n], "eval_curve": [r.eval_mse],
                               "forward_passes": list(range(1, n + 1)),
                               "wall_s": (r.wall_s * np.arange(1, n + 1) / n).tolist(),
