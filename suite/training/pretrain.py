@@ -21,7 +21,7 @@ from vgbench.models import MLP
 from vgbench.training.tasks import TeacherStudent
 from vgbench.training.train import TrainConfig, evaluate, train
 
-PRETRAIN = TrainConfig(steps=300, lr=0.1, momentum=0.9)  # per layer
+PRETRAIN = TrainConfig(steps=1000, lr=0.1, momentum=0.9)  # per layer
 FINETUNE = TrainConfig(steps=600, lr=0.1, momentum=0.9)
 
 
@@ -58,6 +58,11 @@ def pretrain_layers(model: MLP, task, config: TrainConfig = PRETRAIN) -> list:
         ae_task = _Reconstruct(task, tuple(encoders), W.shape[0])
         ae = MLP(W.shape[0], W.shape[1], 1, W.shape[0], activation="sigmoid", init="xavier",
                  dtype=model.dtype.name, seed=model.seed + 1000 + l)
+        # the decoder starts at the inputs' mean: sigmoid layers sit near 0.5 with a
+        # variance that shrinks layer by layer, and a zero bias would spend the first
+        # steps learning only that offset
+        sample = ae_task.batch(np.random.default_rng((config.seed, 5, l)), 1000)[0]
+        ae.params["b1"] = sample.mean(0)
         r = train(ae, ae_task, replace(config, seed=config.seed + l, eval_batch=500))
         model.params[f"W{l}"] = ae.params["W0"]
         model.params[f"b{l}"] = ae.params["b0"]
