@@ -253,3 +253,64 @@ def lstm_loss_and_grads(params, x, y, truncate=None, loss_at="last", h0=None, c0
             "weight_grad_norms": np.array([np.linalg.norm(g["W_ih"]),
                                            np.linalg.norm(g["W_hh"])]),
             "y_hat": y_hat, "hs": np.stack(hs), "cs": np.stack(cs)}
+
+
+def leaky_rnn_loss_and_grads(params, x, y, activation, leak=1.0, skip=0, truncate=None,
+                             loss_at="last", h0=None, cotangent=None):
+    """Leaky RNN with a skip through time, in float64, each loss backpropagated apart.
+
+    u_t = f(x_t W_xh + h_{t-1} W_hh + h_{t-k} W_skip + b_h) (skip term when skip = k > 0,
+    h_j = h_0 for j <= 0), h_t = (1 - a) h_{t-1} + a u_t.  With ``truncate = k`` the loss
+    at step s reaches states h_j with j >= s-k+1 only (h_0 when s < k).  Returns the keys
+    of ``rnn_loss_and_grads``.
+    """
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    x = np.asarray(x, np.float64)
+    T, B, _ = x.shape
+    H = p["W_hh"].shape[0]
+    hs = [np.zeros((B, H)) if h0 is None else np.asarray(h0, np.float64)]
+    zs = []
+    for t in range(1, T + 1):
+        z = x[t - 1] @ p["W_xh"] + hs[t - 1] @ p["W_hh"] + p["b_h"]
+        if skip:
+            z = z + hs[max(t - skip, 0)] @ p["W_skip"]
+        zs.append(z)
+        hs.append((1 - leak) * hs[t - 1] + leak * act(activation, z))
+    read = list(range(1, T + 1)) if loss_at == "every" else [T]
+    y_hat = np.stack([hs[s] @ p["W_hy"] + p["b_y"] for s in read])
+    if loss_at == "last":
+        y_hat = y_hat[0]
+    loss, dy = _recurrent_losses(y_hat, y, cotangent, B)
+    dy = dy.reshape(len(read), B, -1)
+    g = {k: np.zeros_like(v) for k, v in p.items()}
+    dx = np.zeros_like(x)
+    dh0 = np.zeros((B, H))
+    dh_total = np.zeros((T, B, H))
+    for n, s in enumerate(read):
+        g["W_hy"] += hs[s].T @ dy[n]
+        g["b_y"] += dy[n].sum(0)
+        oldest = 0 if truncate is None else s - truncate + 1  # oldest state reached
+        pending = {s: dy[n] @ p["W_hy"].T}
+
+        def send(j, v, oldest=oldest, pending=pending):
+            if j >= oldest:
+                pending[j] = pending.get(j, 0.0) + v
+
+        for t in range(s, max(oldest, 1) - 1, -1):
+            dh = pending.pop(t, np.zeros((B, H)))  # every later step has sent its share
+            dh_total[t - 1] += dh
+            dz = leak * dh * act_grad(activation, zs[t - 1])
+            g["W_xh"] += x[t - 1].T @ dz
+            g["W_hh"] += hs[t - 1].T @ dz
+            g["b_h"] += dz.sum(0)
+            dx[t - 1] += dz @ p["W_xh"].T
+            send(t - 1, (1 - leak) * dh + dz @ p["W_hh"].T)
+            if skip:
+                g["W_skip"] += hs[max(t - skip, 0)].T @ dz
+                send(max(t - skip, 0), dz @ p["W_skip"].T)
+        dh0 += pending.get(0, 0.0)
+    return {"loss": loss, "grads": g, "dx": dx, "dh0": dh0,
+            "delta_norms": np.linalg.norm(dh_total.reshape(T, -1), axis=1),
+            "weight_grad_norms": np.array([np.linalg.norm(g["W_xh"]),
+                                           np.linalg.norm(g["W_hh"])]),
+            "y_hat": y_hat, "hs": np.stack(hs)}

@@ -383,3 +383,20 @@ def test_time_loss_and_grads_splits_transfers_from_kernels():
     assert set(t) >= {"h2d_ms", "kernel_ms", "d2h_ms", "total_ms"}
     with pytest.raises(ValueError, match="repeats"):
         time_loss_and_grads(model, x, y, repeats=0)
+
+
+@device
+@pytest.mark.parametrize("dtype,loss_at,truncate,T,B,leak,skip", [
+    ("float64", "last", None, 4, 2, 0.5, 2),
+    ("float64", "every", 2, 4, 1, 0.7, 3),  # per-loss windows, skip targets cut off
+    ("float32", "every", None, 3, 2, 0.6, 0),
+])
+def test_leaky_skip_rnn_matches_cpu(dtype, loss_at, truncate, T, B, leak, skip):
+    rng = np.random.default_rng(15)
+    model = RNN(3, 4, 2, dtype=dtype, seed=15, leak=leak, skip=skip)
+    x = rng.standard_normal((T, B, 3)).astype(dtype)
+    y = rng.standard_normal((T, B, 2) if loss_at == "every" else (B, 2)).astype(dtype)
+    kw = dict(truncate=truncate, loss_at=loss_at, h0=rng.standard_normal((B, 4)).astype(dtype))
+    got = model.loss_and_grads(x, y, backend="cuda", **kw)
+    want = model.loss_and_grads(x, y, **kw)
+    assert_results_match(got, want, RTOL[dtype])

@@ -41,7 +41,13 @@ from vgbench.cluster.tasks import Task, TaskResult, run_tasks
 from vgbench.kernels.activations import activation_code, derivative_array, gamma
 from vgbench.models import LSTM, MLP, MODELS, RNN
 from vgbench.models.init import check_init
-from vgbench.models.validate import check_choice, check_dtype, check_positive_int
+from vgbench.models.validate import (
+    check_choice,
+    check_dtype,
+    check_leak,
+    check_positive_int,
+    check_skip,
+)
 
 TOPS = ("random", "mse")
 INPUTS = ("fixed_point", "normal")
@@ -74,6 +80,8 @@ class DecayConfig:
     top: str = "random"           # "random" cotangent at the readout, or "mse" loss
     inputs: str = "fixed_point"   # MLP inputs at q* ("fixed_point") or N(0, 1) ("normal")
     backend: str = "cpu"          # "cpu", "cuda" or "auto" (see vgbench.backends)
+    leak: float = 1.0             # RNN leak a in (0, 1] (1: the Elman RNN)
+    skip: int = 0                 # RNN skip connection through time k (0: none, else >= 2)
 
     def __post_init__(self):
         check_choice("model", self.model, MODELS)
@@ -100,6 +108,10 @@ class DecayConfig:
             check_positive_int("truncate", self.truncate)
         if self.sigma_w < 0 or self.sigma_b < 0:
             raise ValueError("sigma_w and sigma_b must be >= 0")
+        check_leak(self.leak)
+        check_skip(self.skip)
+        if (self.leak != 1.0 or self.skip) and self.model != "rnn":
+            raise ValueError(f"leak and skip are RNN options, not {self.model}'s")
 
     @property
     def sizes(self) -> tuple:
@@ -140,7 +152,8 @@ def _build(config: DecayConfig, size: int, seed: int):
         return RNN(in_dim, config.width, config.out_dim, activation=config.activation,
                    init=config.init, dtype=config.dtype, seed=seed,
                    recurrent_init=config.recurrent_init, sigma_w=config.sigma_w,
-                   sigma_b=config.sigma_b, gain=config.gain)
+                   sigma_b=config.sigma_b, gain=config.gain, leak=config.leak,
+                   skip=config.skip)
     return LSTM(in_dim, config.width, config.out_dim, init=config.init,
                 forget_bias=config.forget_bias, dtype=config.dtype, seed=seed,
                 recurrent_init=config.recurrent_init, gain=config.gain)
@@ -194,7 +207,11 @@ def probe(config: DecayConfig, size: int, seed: int,
         out["dead_fraction"] = model.dead_fraction(x)
         out["saturated_fraction"] = saturated_fraction(config.activation, acts)
     if config.model == "rnn":
-        bound = theory.pascanu_bound(model.params["W_hh"], config.activation)
+        if config.leak != 1.0 or config.skip:
+            bound = theory.leaky_bound(model.params["W_hh"], config.activation, config.leak,
+                                       model.params.get("W_skip"), config.skip)
+        else:
+            bound = theory.pascanu_bound(model.params["W_hh"], config.activation)
         out["pascanu"] = bound.as_dict()
         out["pascanu_violations"] = theory.bound_violations(curve, bound.rate)
     if config.clip is not None:

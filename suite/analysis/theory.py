@@ -201,6 +201,74 @@ def pascanu_bound(W_hh: np.ndarray, activation: str) -> PascanuBound:
     return PascanuBound(s, g, s * g, s * g < 1.0)
 
 
+@dataclass(frozen=True)
+class LeakyBound:
+    """The Pascanu-style bound for a leaky RNN with an optional skip through time.
+
+    Step t of ``h_t = (1 - a) h_{t-1} + a f(x_t W_xh + h_{t-1} W_hh + h_{t-k} W_skip + b)``
+    has the Jacobians dh_t/dh_{t-1} = (1 - a) I + a W_hh diag(f'(z_t)) and
+    dh_t/dh_{t-k} = a W_skip diag(f'(z_t)), whose norms are at most
+    r_1 = (1 - a) + a ||W_hh|| gamma and r_s = a ||W_skip|| gamma.  So with the loss at
+    step T, g_j = ||dL/dh_j|| obeys g_j <= r_1 g_{j+1} + r_s g_{j+k}, and by induction
+    g_j <= g_T lambda^(T-j) with lambda the largest positive root of
+    lambda^k = r_1 lambda^(k-1) + r_s (lambda = r_1 without a skip): each step of the
+    induction needs r_1 / lambda + r_s / lambda^k = 1.  lambda < 1 iff r_1 + r_s < 1.
+    Without a skip the reverse triangle inequality also bounds the factor from below:
+    g_{j} >= ((1 - a) - a ||W_hh|| gamma) g_{j+1} when that is positive (``floor``),
+    so a small leak keeps gradients from vanishing faster than ``floor`` per step.
+    """
+
+    leak: float              # a
+    skip: int                # k (0: none)
+    sigma_max: float         # ||W_hh||_2
+    sigma_skip: float        # ||W_skip||_2 (0 without a skip)
+    gamma: float             # sup |f'|
+    step_rate: float         # r_1 = (1 - a) + a sigma_max gamma
+    skip_rate: float         # r_s = a sigma_skip gamma
+    rate: float              # lambda: the bound's per-step factor
+    vanishing_sufficient: bool  # lambda < 1: gradients must vanish
+    floor: float | None      # (1 - a) - a sigma_max gamma when > 0 and no skip, else None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def leaky_bound(W_hh: np.ndarray, activation: str, leak: float = 1.0,
+                W_skip: np.ndarray | None = None, skip: int = 0) -> LeakyBound:
+    """``LeakyBound`` from the spectral norms of W_hh and W_skip (scipy.linalg); with
+    leak = 1 and no skip its rate is ``pascanu_bound``'s."""
+    W_hh = np.asarray(W_hh, dtype=np.float64)
+    if W_hh.ndim != 2 or W_hh.shape[0] != W_hh.shape[1]:
+        raise ValueError(f"W_hh must be square, got shape {W_hh.shape}")
+    if not 0.0 < leak <= 1.0:
+        raise ValueError(f"leak must be in (0, 1], got {leak}")
+    activation_code(activation)
+    g = GAMMA[activation]
+    s = float(svdvals(W_hh)[0])
+    s_skip = float(svdvals(np.asarray(W_skip, np.float64))[0]) if skip else 0.0
+    r1 = (1.0 - leak) + leak * s * g
+    rs = leak * s_skip * g
+    rate = r1 if not skip else _largest_root(r1, rs, skip)
+    low = (1.0 - leak) - leak * s * g
+    return LeakyBound(leak, skip, s, s_skip, g, r1, rs, rate, rate < 1.0,
+                      low if low > 0 and not skip else None)
+
+
+def _largest_root(r1: float, rs: float, k: int) -> float:
+    """Largest positive root of lambda^k - r1 lambda^(k-1) - rs (bisection: the
+    polynomial is negative below the root and increasing above max(r1, 0))."""
+    def p(lam: float) -> float:
+        return lam ** k - r1 * lam ** (k - 1) - rs
+    lo, hi = max(r1, 0.0), max(r1, 0.0) + rs ** (1.0 / k) + 1e-300
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if p(mid) < 0:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
 def bound_violations(curve: np.ndarray, rate: float, rtol: float = 1e-9) -> list[int]:
     """Steps k (1-based) where ||dL/dh_k|| > ||dL/dh_T|| rate^(T-k) (loss at the last step).
 

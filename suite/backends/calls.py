@@ -31,7 +31,8 @@ class RecurrentCall:
 
     cell: str  # "rnn" or "lstm"
     act: int  # RNN activation code (the LSTM's are fixed)
-    params: dict  # live arrays: W_xh, W_hh, b_h, W_hy, b_y (RNN) or W_ih, W_hh, b, W_hy, b_y
+    params: dict  # live arrays: W_xh, W_hh, b_h, W_hy, b_y (RNN; W_skip with a skip) or
+    #               W_ih, W_hh, b, W_hy, b_y (LSTM)
     x: np.ndarray  # (T, B, I)
     y: np.ndarray | None  # (S, B, O) MSE targets (S = 1 last state, T every state), or None
     cotangent: np.ndarray | None  # (S, B, O) injected dL/dy_hat, or None
@@ -41,6 +42,13 @@ class RecurrentCall:
     out_dim: int  # O
     every: bool  # a readout (and loss) at every step, else at the last one
     count_subnormal: bool = False  # fill Gradients.counts (CPU backend only)
+    leak: float = 1.0  # RNN leak a in (0, 1]: h_t = (1 - a) h_{t-1} + a f(z_t)
+    skip: int = 0  # RNN skip k_s >= 2 adds h_{t-k_s} @ params["W_skip"]; 0: none
+
+    @property
+    def leaky(self) -> bool:
+        """An RNN call for ``vgbench.kernels.leaky_rnn`` (a leak below 1 or a skip)."""
+        return self.cell == "rnn" and (self.leak != 1.0 or self.skip > 0)
 
     @property
     def slots(self) -> int:

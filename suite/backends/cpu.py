@@ -8,6 +8,7 @@ on one shape allocate nothing but their results.
 import numpy as np
 
 from vgbench.backends.calls import Gradients, MLPCall, RecurrentCall
+from vgbench.kernels.leaky_rnn import leaky_rnn_backward, leaky_rnn_forward
 from vgbench.kernels.loss import mse_forward_backward
 from vgbench.kernels.lstm import lstm_backward, lstm_forward
 from vgbench.kernels.mlp import mlp_backward, mlp_forward
@@ -19,7 +20,12 @@ from vgbench.kernels.rnn import rnn_backward, rnn_forward
 BPTT_CHUNK_ROWS = 256
 
 # The workspace entries the forward stores for the backward; the rest is scratch.
-CACHES = {"rnn": ("HS",), "lstm": ("HS", "CS", "GATES", "TC")}
+CACHES = {"rnn": ("HS",), "lstm": ("HS", "CS", "GATES", "TC"), "leaky_rnn": ("HS", "US")}
+
+
+def kind(call: RecurrentCall) -> str:
+    """The workspace kind of a recurrent call: "rnn", "leaky_rnn" or "lstm"."""
+    return "leaky_rnn" if call.leaky else call.cell
 
 
 def mlp_workspace(call: MLPCall, cache: dict) -> dict:
@@ -78,8 +84,9 @@ def _run_mlp(call: MLPCall, cache: dict) -> Gradients:
 
 def recurrent_workspace(cell: str, hidden: int, dtype, T: int, B: int, slots: int,
                         cache: dict) -> dict:
-    """Caches and scratch (name -> array) of one ``cell`` call on (T, B) with ``slots``
-    truncation slots; the names in ``CACHES[cell]`` are the forward's caches."""
+    """Caches and scratch (name -> array) of one ``cell`` call ("rnn", "leaky_rnn" or
+    "lstm", see ``kind``) on (T, B) with ``slots`` truncation slots; the names in
+    ``CACHES[cell]`` are the forward's caches."""
     key = ("cpu", cell, T, B, slots)
     ws = cache.get(key)
     if ws is None:
@@ -88,6 +95,10 @@ def recurrent_workspace(cell: str, hidden: int, dtype, T: int, B: int, slots: in
             chunk = min(T, -(-BPTT_CHUNK_ROWS // B))
             ws = {"HS": np.empty((T + 1, B, H), dtype), "DZ": np.empty((chunk, B, H), dtype),
                   "work": np.empty((2, slots, B, H), dtype)}
+        elif cell == "leaky_rnn":
+            ws = {"HS": np.empty((T + 1, B, H), dtype), "US": np.empty((T, B, H), dtype),
+                  "G": np.empty((T + 1, B, H), dtype), "GT": np.empty((T + 1, B, H), dtype),
+                  "DZ": np.empty((T, B, H), dtype), "work": np.empty((B, H), dtype)}
         else:
             ws = {"HS": np.empty((T + 1, B, H), dtype), "CS": np.empty((T + 1, B, H), dtype),
                   "GATES": np.empty((T, B, 4 * H), dtype), "TC": np.empty((T, B, H), dtype),
@@ -97,14 +108,24 @@ def recurrent_workspace(cell: str, hidden: int, dtype, T: int, B: int, slots: in
     return ws
 
 
+def _skip_weight(params: dict) -> np.ndarray:
+    """W_skip, or an unread (1, 1) stand-in of the dtype when the call has no skip."""
+    W = params.get("W_skip")
+    return W if W is not None else np.zeros((1, 1), params["W_hh"].dtype)
+
+
 def recurrent_forward_only(call: RecurrentCall, cache: dict) -> tuple[np.ndarray, dict]:
     """(y_hat (S, B, O), workspace) of the forward pass alone."""
     T, B = call.x.shape[:2]
     p = call.params
     H = p["W_hh"].shape[0]
-    ws = recurrent_workspace(call.cell, H, call.x.dtype, T, B, call.slots, cache)
+    ws = recurrent_workspace(kind(call), H, call.x.dtype, T, B, call.slots, cache)
     y_hat = np.empty((T if call.every else 1, B, call.out_dim), call.x.dtype)
-    if call.cell == "rnn":
+    if call.leaky:
+        leaky_rnn_forward(call.x, p["W_xh"], p["W_hh"], _skip_weight(p), p["b_h"], p["W_hy"],
+                          p["b_y"], call.h0, call.act, call.leak, call.skip, ws["HS"],
+                          ws["US"], y_hat)
+    elif call.cell == "rnn":
         rnn_forward(call.x, p["W_xh"], p["W_hh"], p["b_h"], p["W_hy"], p["b_y"], call.h0,
                     call.act, ws["HS"], y_hat)
     else:
@@ -123,6 +144,15 @@ def _run_recurrent(call: RecurrentCall, cache: dict) -> Gradients:
     dh0 = np.empty_like(call.h0)
     delta_norms = np.empty(T)
     weight_grad_norms = np.empty(2)
+    if call.leaky:
+        W_skip = _skip_weight(p)
+        dW_skip = g.get("W_skip", W_skip)  # the stand-in is never written when skip = 0
+        leaky_rnn_backward(x, p["W_xh"], p["W_hh"], W_skip, p["W_hy"], call.act, call.leak,
+                           call.skip, call.truncate, ws["HS"], ws["US"], dy_hat, g["W_xh"],
+                           g["W_hh"], dW_skip, g["b_h"], g["W_hy"], g["b_y"], dx, dh0,
+                           delta_norms, weight_grad_norms, ws["G"], ws["GT"], ws["DZ"],
+                           ws["work"])
+        return Gradients(loss, g, dx, delta_norms, weight_grad_norms, y_hat, dh0=dh0)
     n_counts = 2 if call.cell == "rnn" else 4
     counts = np.zeros((T, n_counts), np.int64) if call.count_subnormal else None
     extra = () if counts is None else (counts,)  # omitted: compiled without counting

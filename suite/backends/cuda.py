@@ -15,6 +15,7 @@ import numpy as np
 from vgbench.backends import require_cuda
 from vgbench.backends.calls import MLP_PARAMS, Gradients, MLPCall, RecurrentCall
 from vgbench.kernels import config
+from vgbench.kernels.cuda import leaky_rnn as cuda_leaky_rnn
 from vgbench.kernels.cuda import lstm as cuda_lstm
 from vgbench.kernels.cuda import mlp as cuda_mlp
 from vgbench.kernels.cuda import rnn as cuda_rnn
@@ -138,6 +139,15 @@ class _RecurrentRun(_DeviceRun):
             self.empty("work_g", (slots, B, 4 * H), dt)
             self.empty("dc0", (B, H), dt)
             self.empty("cell_norms", (T,), np.float64)
+        elif call.leaky:
+            for name in ("US", "DZ", "R"):
+                self.empty(name, (T, B, H), dt)
+            self.empty("G", (T + 1, B, H), dt)
+            self.empty("GT", (T + 1, B, H), dt)
+            self.empty("work", (B, H), dt)
+            self.d["zero_h"] = cuda.to_device(np.zeros(H, dt))
+            if not call.skip:  # unread stand-ins of W_skip and dW_skip
+                self.d["W_skip"] = self.d["dW_skip"] = cuda.to_device(np.zeros((1, 1), dt))
         else:
             self.empty("DZ", (T, B, H), dt)
             self.empty("work", (2, slots, B, H), dt)
@@ -156,6 +166,18 @@ class _RecurrentRun(_DeviceRun):
     def compute(self) -> None:
         c, d = self.call, self.d
         B = c.x.shape[1]
+        if c.leaky:
+            cuda_leaky_rnn.leaky_rnn_forward(d["x"], d["W_xh"], d["W_hh"], d["W_skip"],
+                                             d["b_h"], d["W_hy"], d["b_y"], d["h0"], c.act,
+                                             c.leak, c.skip, d["HS"], d["US"], d["y_hat"],
+                                             d["zero_h"])
+            cuda_leaky_rnn.leaky_rnn_backward(
+                d["x"], d["W_xh"], d["W_hh"], d["W_skip"], d["W_hy"], c.act, c.leak, c.skip,
+                c.truncate, d["HS"], d["US"], self.loss(B), d["dW_xh"], d["dW_hh"],
+                d["dW_skip"], d["db_h"], d["dW_hy"], d["db_y"], d["dx"], d["dh0"],
+                d["delta_norms"], d["weight_grad_norms"], d["G"], d["GT"], d["DZ"],
+                d["work"], d["R"], d["zero_h"])
+            return
         if not self.lstm:
             cuda_rnn.rnn_forward(d["x"], d["W_xh"], d["W_hh"], d["b_h"], d["W_hy"], d["b_y"],
                                  d["h0"], c.act, d["HS"], d["y_hat"])
@@ -194,7 +216,7 @@ def _device_run(call: MLPCall | RecurrentCall, cache: dict) -> _DeviceRun:
         cls = _MLPRun
     else:
         key = ("cuda", call.cell, *call.x.shape[:2], call.every, call.slots,
-               config.CUDA_BLOCK_1D)
+               config.CUDA_BLOCK_1D, call.leaky, call.skip)
         cls = _RecurrentRun
     run = cache.get(key)
     if run is None:

@@ -41,13 +41,43 @@ def add_arguments(parser) -> None:
                         help="MLP inputs at the mean-field fixed point q* or N(0, 1)")
     parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
                         help="kernels to probe with (cuda: needs a GPU or the simulator)")
+    parser.add_argument("--leak", nargs="+", type=float, default=[1.0], metavar="A",
+                        help="RNN leak(s) a in (0, 1], one sweep each (1: Elman RNN)")
+    parser.add_argument("--skip", action=IntList, minimum=0, default=[0],
+                        help="RNN skip(s) through time k (0: none, else >= 2), one sweep each")
+    parser.add_argument("--eigenvalues", nargs="+", type=float, default=None, metavar="L",
+                        help="instead of a sweep: the eigenvalue picture of a linear RNN with "
+                        "symmetric W_hh of these eigenvalues, over the first --seq-lens")
     parser.add_argument("--out", default="vgbench-decay", help="output folder")
     add_denormals(parser)
     add_scheduler_argument(parser)
 
 
+def _eigen(args) -> int:
+    from vgbench.analysis.eigen import eigen_probe
+    from vgbench.report.remedyplots import plot_eigen
+    from vgbench.report.results import write_result
+
+    T = args.seq_lens[0]
+    r = eigen_probe(args.eigenvalues, T, args.batch, args.dtype)
+    out = Path(args.out)
+    write_result(out / "eigen.json", "decay", {"eigenvalues": list(args.eigenvalues),
+                                               "seq_len": T, "batch": args.batch,
+                                               "dtype": args.dtype}, r.as_dict())
+    png = plot_eigen(r.as_dict(), out / "eigen.png")
+    print(f"| lambda | measured after {T - 1} steps | lambda^{T - 1} |\n|---|---|---|")
+    for i, lam in enumerate(r.eigenvalues):
+        print(f"| {lam:g} | {r.relative[0, i]:.4g} | {r.predicted[0, i]:.4g} |")
+    print(f"max relative deviation from |lambda|^k: {r.max_rel_error:.2e}")
+    print(f"wrote {out / 'eigen.json'} and {png}")
+    return 0
+
+
 def run(args) -> int:
     import numpy as np
+
+    if args.eigenvalues is not None:
+        return _eigen(args)
 
     from vgbench.analysis.decay import DecayConfig, sweep
     from vgbench.cli.guard import check_output_path, save_or_rescue
@@ -64,7 +94,8 @@ def run(args) -> int:
         seq_lens=tuple(args.seq_lens), width=args.width, batch=args.batch,
         residual=args.residual, batchnorm=args.batchnorm, clip=args.clip,
         truncate=args.truncate, seeds=args.seeds, dtype=args.dtype, top=args.top,
-        inputs=args.inputs, backend=args.backend) for act in args.activation]
+        inputs=args.inputs, backend=args.backend, leak=leak, skip=skip)
+        for act in args.activation for leak in args.leak for skip in args.skip]
     apply_denormals(args)
     out = check_output_path(args.out, "dir")
     meta = {"runs": [c.as_dict() for c in configs]}
@@ -81,7 +112,9 @@ def run(args) -> int:
 
     with session(args.scheduler) as scheduler:
         for cfg in configs:
-            label = f"{cfg.model} {cfg.activation}"
+            label = (f"{cfg.model} {cfg.activation}"
+                     + (f" a={cfg.leak:g}" if cfg.leak != 1 else "")
+                     + (f" skip={cfg.skip}" if cfg.skip else ""))
             data = sweep(cfg, progress=progress, scheduler=scheduler,
                          on_size=lambda p, label=label, done=list(runs): save(p, label, done))
             runs.append({"label": label, **data})

@@ -21,11 +21,21 @@ def add_arguments(parser) -> None:
     from vgbench.models.init import INITS
     from vgbench.training.tasks import TASKS
 
-    parser.add_argument("--experiment", default="single", choices=["single", "depth", "adding"],
+    parser.add_argument("--experiment", default="single",
+                        choices=["single", "depth", "adding", "weight-decay",
+                                 "memory-capacity", "pretrain", "evolution"],
                         help="single: one run of the options below; depth: sigmoid/naive vs "
                         "ReLU/He vs residual vs batch norm MLPs; adding: RNN vs LSTM vs "
-                        "clipped RNN over --lengths")
-    parser.add_argument("--model", default="mlp", choices=["mlp", "rnn", "lstm"])
+                        "clipped RNN over --lengths; weight-decay: an exploding tanh MLP "
+                        "(sigma_w 3) at L2 decays 0, 0.01, 0.1; memory-capacity: ESN recall "
+                        "r^2 per delay at spectral radii 0.5, 0.9, 0.99, 1.2; pretrain: a "
+                        "deep sigmoid MLP (--depth, --width) fine-tuned after greedy "
+                        "layer-wise autoencoder pre-training vs from random init; "
+                        "evolution: a genetic algorithm (forward passes only) vs SGD on "
+                        "that net, and its cost against the parameter count")
+    parser.add_argument("--model", default="mlp", choices=["mlp", "rnn", "lstm", "esn"],
+                        help="esn: echo state network, readout fitted in closed form on "
+                        "--batch sequences (default 2000), reservoir size --width")
     parser.add_argument("--task", default=None, choices=TASKS,
                         help="default: teacher for mlp, adding for rnn/lstm")
     parser.add_argument("--depth", type=positive_int, default=20, help="MLP hidden layers")
@@ -52,6 +62,14 @@ def add_arguments(parser) -> None:
                         help="momentum (default 0; 0.9 for recurrent runs)")
     parser.add_argument("--clip", type=positive, default=None, help="max global gradient norm")
     parser.add_argument("--truncate", type=positive_int, default=None, help="truncated BPTT window")
+    parser.add_argument("--weight-decay", type=nonneg, default=0.0,
+                        help="L2 regularisation wd (adds wd/2 ||W||^2 per weight matrix)")
+    parser.add_argument("--leak", type=float, default=1.0,
+                        help="RNN leak a in (0, 1] (1: Elman RNN)")
+    parser.add_argument("--spectral-radius", type=positive, default=0.9,
+                        help="ESN reservoir spectral radius (> 0)")
+    parser.add_argument("--skip", type=nonneg_int, default=0,
+                        help="RNN skip connection through time k (0: none, else >= 2)")
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     parser.add_argument("--seed", type=nonneg_int, default=0)
     parser.add_argument("--out", default="results/train", help="directory for JSON and PNGs")
@@ -67,7 +85,139 @@ def _config(args, recurrent: bool):
     chosen = {k: getattr(args, k) for k in ("steps", "batch", "lr", "momentum")
               if getattr(args, k) is not None}
     return TrainConfig(**{**base, **chosen, "clip": args.clip, "truncate": args.truncate,
-                          "seed": args.seed})
+                          "seed": args.seed, "weight_decay": args.weight_decay})
+
+
+def _esn(args, out) -> int:
+    from vgbench.models import ESN
+    from vgbench.report.results import write_result
+    from vgbench.training.esn import fit_on_task
+    from vgbench.training.tasks import make_task
+
+    task = make_task(args.task or "adding", dtype=args.dtype, seq_len=args.seq_len,
+                     seed=args.seed)
+    model = ESN(task.in_dim, args.width, task.out_dim, args.spectral_radius, args.leak,
+                dtype=args.dtype, seed=args.seed)
+    r = fit_on_task(model, task, args.batch or 2000, seed=args.seed)
+    write_result(out / "train.json", "train", {"experiment": "single", "model": repr(model),
+                                               "task": repr(task)}, {"runs": {"esn": r}})
+    print(model)
+    print(task)
+    print(f"readout fitted on {args.batch or 2000} sequences in {r['wall_s']:.2f} s; "
+          f"measured spectral radius {model.measured_radius:.4g}")
+    print(f"train MSE {r['train_mse']:.4g}; held-out MSE {r['eval_mse']:.4g} (baseline "
+          f"{r['baseline_mse']:.4g}), accuracy {r['eval_accuracy']:.3f}")
+    print(f"wrote {out / 'train.json'}")
+    return 0
+
+
+def _memory_capacity(args, out) -> int:
+    from vgbench.report.remedyplots import plot_memory_capacity
+    from vgbench.report.results import write_result
+    from vgbench.training.esn import memory_capacity
+
+    R = args.width
+    delays = 2 * R
+    runs = [memory_capacity(R, delays, rho, washout=max(200, delays), seed=args.seed,
+                            leak=args.leak, input_scale=0.1, dtype=args.dtype)
+            for rho in (0.5, 0.9, 0.99, 1.2)]
+    write_result(out / "memory_capacity.json", "train",
+                 {"experiment": "memory-capacity", "reservoir": R, "input_scale": 0.1,
+                  "leak": args.leak}, {"runs": runs})
+    png = plot_memory_capacity(runs, out / "memory_capacity.png")
+    print("| spectral radius | MC = sum r^2 | r^2 at d = 1, 5, 10, 20 |\n|---|---|---|")
+    for r in runs:
+        at = ", ".join(f"{r['r2'][d - 1]:.2f}" for d in (1, 5, 10, 20) if d <= delays)
+        print(f"| {r['spectral_radius']:g} | {r['capacity']:.2f} | {at} |")
+    print(f"(reservoir {R}, input scale 0.1; MC <= {R})")
+    print(f"wrote {out / 'memory_capacity.json'} and {png}")
+    return 0
+
+
+def _pretrain(args, out) -> int:
+    from dataclasses import replace
+
+    from vgbench.report.remedyplots import plot_eval_curves
+    from vgbench.report.results import write_result
+    from vgbench.report.trainplots import plot_update_heatmaps
+    from vgbench.training.pretrain import (
+        FINETUNE,
+        PRETRAIN,
+        pretrain_comparison,
+        pretrain_summary,
+    )
+
+    chosen = {k: getattr(args, k) for k in ("steps", "batch", "lr", "momentum")
+              if getattr(args, k) is not None}
+    config = replace(FINETUNE, **chosen, seed=args.seed, weight_decay=args.weight_decay)
+    res = pretrain_comparison(args.depth, args.width, replace(PRETRAIN, seed=args.seed),
+                              config, dtype=args.dtype, seed=args.seed)
+    summary = pretrain_summary(res)
+    runs = {k: {**v, "weight_names": [f"W{i}" for i in range(args.depth + 1)]}
+            for k, v in res.items()}
+    write_result(out / "train_pretrain.json", "train",
+                 {"experiment": "pretrain", "depth": args.depth, "width": args.width,
+                  "pretrain": asdict(PRETRAIN), "finetune": asdict(config)},
+                 {"runs": runs, "summary": summary})
+    plot_update_heatmaps(runs, out / "train_pretrain_update_ratio.png")
+    plot_eval_curves(runs, out / "train_pretrain_eval.png",
+                     f"deep sigmoid MLP (depth {args.depth}): fine-tuning")
+    print(f"deep sigmoid MLP, depth {args.depth}, width {args.width}, teacher-student task")
+    print("| init | W0 update ratio | top hidden ratio | bottom/top | held-out MSE start "
+          "-> end | status |\n|---|---|---|---|---|---|")
+    for label, s in summary.items():
+        print(f"| {label} | {s['bottom_ratio']:.3g} | {s['top_ratio']:.3g} | "
+              f"{s['bottom_over_top']:.3g} | {s['eval_mse_start']:.3g} -> "
+              f"{s['eval_mse_end']:.3g} | {s['status']} |")
+    scores = ", ".join(f"{v:.2f}" for v in res["pre-trained"]["pretrain_scores"])
+    print(f"autoencoder reconstruction MSE / baseline per layer: {scores}")
+    print(f"wrote {out}/train_pretrain.json, train_pretrain_update_ratio.png, "
+          "train_pretrain_eval.png")
+    return 0
+
+
+def _evolution(args, out) -> int:
+    from dataclasses import replace
+
+    from vgbench.report.remedyplots import plot_evolution
+    from vgbench.report.results import write_result
+    from vgbench.training.evolution import (
+        SGD,
+        TARGET_MSE,
+        GAConfig,
+        cost_vs_params,
+        evolution_comparison,
+    )
+
+    ga = GAConfig(seed=args.seed, **({"generations": args.steps} if args.steps else {}))
+    chosen = {k: getattr(args, k) for k in ("batch", "lr", "momentum")
+              if getattr(args, k) is not None}
+    sgd = replace(SGD, **chosen, seed=args.seed)
+    res = evolution_comparison(args.depth, args.width, ga, sgd, args.dtype, args.seed)
+    widths = sorted({4, 8, 16, args.width})
+    cost = cost_vs_params(widths, args.depth, ga, args.dtype, args.seed)
+    write_result(out / "train_evolution.json", "train",
+                 {"experiment": "evolution", "depth": args.depth, "width": args.width,
+                  "ga": asdict(ga), "sgd": asdict(sgd), "target_mse": TARGET_MSE},
+                 {"runs": res, "cost_vs_params": cost})
+    png = plot_evolution(res, out / "train_evolution.png")
+    print(f"deep sigmoid MLP, depth {args.depth}, width {args.width} "
+          f"({res['GA']['n_params']} parameters), teacher-student task")
+    print("| method | forward passes | backward passes | wall s | held-out MSE |\n"
+          "|---|---|---|---|---|")
+    for label, r in res.items():
+        n = r["forward_passes"][-1]
+        print(f"| {label} | {n} | {n if label == 'SGD' else 0} | {r['wall_s'][-1]:.2f} | "
+              f"{r['eval_mse']:.3g} |")
+    print(f"GA cost at a fixed budget of {ga.population * ga.generations} forward passes:")
+    print(f"| width | parameters | us per pass | passes to held-out MSE <= {TARGET_MSE} | "
+          "final held-out MSE |\n|---|---|---|---|---|")
+    for c in cost:
+        reach = c["passes_to_target"] if c["passes_to_target"] is not None else "never"
+        print(f"| {c['width']} | {c['n_params']} | {c['us_per_pass']:.0f} | {reach} | "
+              f"{c['eval_mse']:.3g} |")
+    print(f"wrote {out / 'train_evolution.json'} and {png}")
+    return 0
 
 
 def _single(args, progress: bool, out) -> int:
@@ -78,6 +228,8 @@ def _single(args, progress: bool, out) -> int:
     from vgbench.training.tasks import accuracy_rule, make_task
     from vgbench.training.train import LEARNED_FRACTION, train
 
+    if args.model == "esn":
+        return _esn(args, out)
     recurrent = args.model != "mlp"
     activation = args.activation or ("tanh" if recurrent else "sigmoid")
     init = args.init or ("xavier" if recurrent else "normal")
@@ -90,7 +242,8 @@ def _single(args, progress: bool, out) -> int:
                            dtype=args.dtype, seed=args.seed)
     elif args.model == "rnn":
         model = models.RNN(task.in_dim, args.width, task.out_dim, activation=activation,
-                           init=init, gain=args.gain, dtype=args.dtype, seed=args.seed)
+                           init=init, gain=args.gain, dtype=args.dtype, seed=args.seed,
+                           leak=args.leak, skip=args.skip)
     else:
         model = models.LSTM(task.in_dim, args.width, task.out_dim, init=init,
                             gain=args.gain, dtype=args.dtype, seed=args.seed)
@@ -222,15 +375,79 @@ def _done(interrupted: bool) -> int:
     return 0
 
 
+def _weight_decay(args, progress: bool, out) -> int:
+    from dataclasses import replace
+
+    from vgbench.report.results import write_result
+    from vgbench.report.trainplots import plot_loss_curves, plot_update_heatmaps
+    from vgbench.training.weight_decay import (
+        DECAYS,
+        EXPLODING,
+        weight_decay_comparison,
+        weight_decay_summary,
+    )
+
+    config = _config(args, recurrent=False)
+    if args.lr is None:
+        config = replace(config, lr=0.01)  # the exploding net diverges at the default 0.05
+    results = weight_decay_comparison(DECAYS, args.depth, args.width, config, args.dtype,
+                                      args.seed, progress)
+    runs = {k: r.to_dict() for k, r in results.items()}
+    summary = weight_decay_summary(results)
+    write_result(out / "train_weight_decay.json", "train",
+                 {"experiment": "weight-decay", "depth": args.depth, "width": args.width,
+                  "model": EXPLODING, **asdict(config)}, {"runs": runs, "summary": summary})
+    plot_loss_curves(runs, out / "train_weight_decay_loss.png",
+                     f"exploding tanh MLP, depth {args.depth}")
+    plot_update_heatmaps(runs, out / "train_weight_decay_update_ratio.png")
+    print("| L2 decay | W0 update ratio | top hidden ratio | bottom/top | held-out MSE | "
+          "status |\n|---|---|---|---|---|---|")
+    for label, s in summary.items():
+        print(f"| {label} | {s['bottom_ratio']:.3g} | {s['top_ratio']:.3g} | "
+              f"{s['bottom_over_top']:.3g} | {s['eval_mse']:.3g} | {s['status']} |")
+    print("(medians over the last third of the steps)")
+    print(f"wrote {out}/train_weight_decay.json, train_weight_decay_loss.png, "
+          "train_weight_decay_update_ratio.png")
+    return 0
+
+
+def _check_recurrent_options(args) -> None:
+    """Leak, skip and weight decay: a bad value is a usage error before any work."""
+    import math
+
+    from vgbench.models.validate import check_leak, check_skip
+
+    check_leak(args.leak)
+    check_skip(args.skip)
+    if args.skip and not (args.model == "rnn" and args.experiment == "single"):
+        raise ValueError("--skip applies to --model rnn in a single run")
+    if args.leak != 1.0 and not (args.model in ("rnn", "esn")
+                                 and args.experiment in ("single", "memory-capacity")):
+        raise ValueError("--leak applies to --model rnn or esn")
+    if not (args.spectral_radius > 0 and math.isfinite(args.spectral_radius)):
+        raise ValueError(f"--spectral-radius must be a finite number > 0, got "
+                         f"{args.spectral_radius}")
+    if args.model == "esn" and args.task == "teacher":
+        raise ValueError("--model esn takes a sequence task: adding or copy")
+    if not (args.weight_decay >= 0 and math.isfinite(args.weight_decay)):
+        raise ValueError(f"--weight-decay must be a finite number >= 0, got "
+                         f"{args.weight_decay}")
+
+
 def run(args) -> int:
     from vgbench.cli.guard import check_output_path
     from vgbench.cli.options import apply_denormals
 
-    if args.scheduler is not None and args.experiment == "single":
-        raise ValueError("--scheduler applies to --experiment depth and adding (one run "
-                         "has nothing to distribute)")
+    if args.scheduler is not None and args.experiment not in ("depth", "adding"):
+        raise ValueError("--scheduler applies to --experiment depth and adding (the other "
+                         "experiments run in this process)")
+    _check_recurrent_options(args)
     apply_denormals(args)
     out = check_output_path(args.out, "dir")  # created by the first file written
     progress = not args.no_progress and (sys.stderr.isatty() or args.scheduler is not None)
-    return {"single": _single, "depth": _depth, "adding": _adding}[args.experiment](
+    return {"single": _single, "depth": _depth, "adding": _adding,
+            "weight-decay": _weight_decay,
+            "memory-capacity": lambda a, _, o: _memory_capacity(a, o),
+            "pretrain": lambda a, _, o: _pretrain(a, o),
+            "evolution": lambda a, _, o: _evolution(a, o)}[args.experiment](
         args, progress, out)

@@ -22,8 +22,10 @@ from vgbench.models.validate import (
     check_array,
     check_choice,
     check_dtype,
+    check_leak,
     check_positive_int,
     check_real,
+    check_skip,
 )
 
 LOSS_AT = ("last", "every")
@@ -39,6 +41,14 @@ class _Recurrent:
     dtype: np.dtype
     act_code: int
     params: LiveParams
+    leak: float = 1.0  # RNN only (LSTM keeps the defaults)
+    skip: int = 0
+
+    @property
+    def kind(self) -> str:
+        """Workspace kind: "leaky_rnn" for an RNN with a leak below 1 or a skip, else cell."""
+        return "leaky_rnn" if self.cell == "rnn" and (self.leak != 1.0 or self.skip) \
+            else self.cell
 
     def _check_fits(self) -> None:
         """Refuse, before drawing them, parameters that cannot fit in memory."""
@@ -83,12 +93,12 @@ class _Recurrent:
         h0 = self.check_state("h0", h0, B)
         c0 = self.check_state("c0", c0, B) if self.cell == "lstm" else None
         return RecurrentCall(self.cell, self.act_code, self.params, x, y, cotangent,
-                             truncate or 0, h0, c0, self.out_dim, every)
+                             truncate or 0, h0, c0, self.out_dim, every, self.leak, self.skip)
 
     @property
     def caches(self) -> tuple:
         """The workspace entries the CPU forward stores for the backward."""
-        return cpu.CACHES[self.cell]
+        return cpu.CACHES[self.kind]
 
     def workspace(self, T: int, B: int, truncate: int | None = None,
                   loss_at: str = "last") -> dict:
@@ -96,7 +106,7 @@ class _Recurrent:
         options: allocated on first use, then reused by every such call.  The names in
         ``caches`` are what the forward stores for the backward; the rest is scratch."""
         slots = min(truncate, T) if truncate is not None and loss_at == "every" else 1
-        return cpu.recurrent_workspace(self.cell, self.hidden, self.dtype, T, B, slots,
+        return cpu.recurrent_workspace(self.kind, self.hidden, self.dtype, T, B, slots,
                                        self.workspaces)
 
     def release_workspaces(self) -> None:
@@ -109,7 +119,7 @@ class _Recurrent:
         call = RecurrentCall(self.cell, self.act_code, self.params, x, None, None, 0,
                              self.check_state("h0", h0, B),
                              self.check_state("c0", c0, B) if self.cell == "lstm" else None,
-                             self.out_dim, False)
+                             self.out_dim, False, self.leak, self.skip)
         return cpu.recurrent_forward_only(call, self.workspaces)[0][0]
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray | None, truncate: int | None = None,
@@ -141,7 +151,10 @@ class _Recurrent:
 
 
 class RNN(_Recurrent):
-    """Elman RNN ``h_t = f(x_t W_xh + h_{t-1} W_hh + b_h)``, readout ``h W_hy + b_y``.
+    """Elman RNN ``h_t = f(x_t W_xh + h_{t-1} W_hh + b_h)``, readout ``h W_hy + b_y``;
+    optionally leaky and with a skip connection through time:
+    ``h_t = (1 - a) h_{t-1} + a f(x_t W_xh + h_{t-1} W_hh + h_{t-k} W_skip + b_h)``
+    (h_j = h_0 for j <= 0; ``vgbench.kernels.leaky_rnn``).
 
     Parameters
     ----------
@@ -154,9 +167,13 @@ class RNN(_Recurrent):
     sigma_w, gain : scales of W_hh only (``normal`` uses sigma_w, the others gain): the
         knob of vanishing (< 1) and exploding (> 1) gradients.
     sigma_b : std of b_h and b_y under ``init="normal"``.
+    leak : a in (0, 1]; 1 (default) is the Elman RNN, computed by its own kernels.
+    skip : k = 0 (default, none) or k >= 2: adds ``W_skip (H, H)``, drawn like W_hh (same
+        scheme and scale) after the other parameters, so a seed gives the same W_xh, W_hh,
+        b_h, W_hy, b_y with or without it.
 
     ``params`` holds the live arrays ``W_xh (I, H), W_hh (H, H), b_h (H,), W_hy (H, O),
-    b_y (O,)``.
+    b_y (O,)`` and, with a skip, ``W_skip (H, H)``.
     """
 
     cell = "rnn"
@@ -164,10 +181,12 @@ class RNN(_Recurrent):
     def __init__(self, in_dim: int, hidden: int, out_dim: int, activation: str = "tanh",
                  init: str = "xavier", dtype: str = "float64", seed: int = 0, *,
                  recurrent_init: str | None = None, sigma_w: float = 1.0,
-                 sigma_b: float = 0.0, gain: float = 1.0):
+                 sigma_b: float = 0.0, gain: float = 1.0, leak: float = 1.0, skip: int = 0):
         self.in_dim = check_positive_int("in_dim", in_dim)
         self.hidden = check_positive_int("hidden", hidden)
         self.out_dim = check_positive_int("out_dim", out_dim)
+        self.leak = check_leak(leak)
+        self.skip = check_skip(skip)
         self.activation = activation
         self.act_code = activation_code(activation)
         self.init = check_init(init)
@@ -185,6 +204,8 @@ class RNN(_Recurrent):
             "b_h": init_bias(init, H, rng, dt, sigma_b=sigma_b),
             "W_hy": init_weight(init, H, O, rng, dt),
             "b_y": init_bias(init, O, rng, dt, sigma_b=sigma_b),
+            **({"W_skip": init_weight(self.recurrent_init, H, H, rng, dt, sigma_w=sigma_w,
+                                      gain=gain)} if self.skip else {}),
         })
         self.workspaces = {}
 
@@ -196,7 +217,8 @@ class RNN(_Recurrent):
         return (f"RNN(in_dim={self.in_dim}, hidden={self.hidden}, out_dim={self.out_dim}, "
                 f"activation={self.activation!r}, init={self.init!r}, "
                 f"recurrent_init={self.recurrent_init!r}, dtype={self.dtype.name!r}, "
-                f"seed={self.seed})")
+                f"seed={self.seed}" + (f", leak={self.leak}" if self.leak != 1.0 else "")
+                + (f", skip={self.skip}" if self.skip else "") + ")")
 
 
 class LSTM(_Recurrent):

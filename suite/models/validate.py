@@ -68,3 +68,21 @@ def check_array(name: str, a, dtype: np.dtype, shape: tuple) -> np.ndarray:
     if not np.isfinite(a).all():
         raise ValueError(f"{name} contains NaN or Inf")
     return np.ascontiguousarray(a)
+
+
+def check_leak(leak) -> float:
+    """The leak a as a float in (0, 1], else ValueError (TypeError for a non-number)."""
+    if isinstance(leak, bool) or not isinstance(leak, int | float | np.floating):
+        raise TypeError(f"leak must be a number in (0, 1], got {leak!r}")
+    if not 0.0 < leak <= 1.0:
+        raise ValueError(f"leak must be in (0, 1], got {leak!r}")
+    return float(leak)
+
+
+def check_skip(skip) -> int:
+    """The skip k: 0 (none) or an integer >= 2, else ValueError."""
+    if isinstance(skip, bool) or not isinstance(skip, int | np.integer) or skip == 1 \
+            or skip < 0:
+        raise ValueError(f"skip must be 0 (none) or an integer >= 2, got {skip!r}")
+    return int(skip)
+

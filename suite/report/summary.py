@@ -26,6 +26,7 @@ from vgbench.env.fingerprint import fingerprint
 from vgbench.env.provenance import provenance, provenance_line
 from vgbench.report import decayplots
 from vgbench.report.progress import CaseProgress, on_terminal
+from vgbench.report.remedies import remedies_section
 from vgbench.report.results import write_result, write_text_atomic
 from vgbench.report.speedplots import plot_speed
 from vgbench.report.tables import (
@@ -406,7 +407,8 @@ def subnormal_section(outdir: Path, progress: bool = True) -> str:
             f"Raw samples: `{path.name}`.\n\n![subnormal](subnormal.png)\n")
 
 
-SECTIONS: list[Section] = [decay_section, speed_section, subnormal_section, training_section]
+SECTIONS: list[Section] = [decay_section, speed_section, subnormal_section, training_section,
+                           remedies_section]
 
 
 def write_report(outdir, progress: bool = True,

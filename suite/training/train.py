@@ -1,8 +1,8 @@
 """SGD on the vgbench kernels, recording the symptoms of vanishing and exploding gradients.
 
-``train(model, task, config)`` runs plain SGD (optionally momentum and clipping by global
-norm) with the model's own ``loss_and_grads`` and updates ``model.params`` in place.  Per
-step it records
+``train(model, task, config)`` runs plain SGD (optionally momentum, clipping by global
+norm and L2 weight decay) with the model's own ``loss_and_grads`` and updates
+``model.params`` in place.  Per step it records
 
 * the loss, and the global gradient norm (before clipping);
 * per weight matrix W_l (every parameter whose name starts with ``W``, bottom to top):
@@ -51,6 +51,10 @@ class TrainConfig:
     eval_batch: int = 1000  # held-out examples for the final evaluation
     seed: int = 0  # seeds the batches (the model has its own seed)
     blas_threads: int | None = 1  # BLAS threads during the run (None: leave as is)
+    # L2 regularisation: adds wd/2 ||W||^2 per weight matrix (names "W...", not biases) to
+    # the loss, i.e. wd W to its gradient at the update, after clipping (as PyTorch's SGD
+    # weight_decay); the recorded loss and gradient norms are the data term's
+    weight_decay: float = 0.0
 
     def __post_init__(self):
         for name in ("steps", "batch", "probe_every", "eval_batch") + (
@@ -64,6 +68,9 @@ class TrainConfig:
             raise ValueError(f"clip must be > 0 or None, got {self.clip}")
         if self.truncate is not None:
             check_positive_int("truncate", self.truncate)
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got "
+                             f"{self.weight_decay}")
 
 
 @dataclass
@@ -123,10 +130,10 @@ def is_recurrent(model) -> bool:
 
 def weight_names(model) -> list:
     """The weight matrices of ``model`` bottom to top (MLP: W0..W{depth}; RNN/LSTM: input,
-    recurrent, readout)."""
+    recurrent (and skip), readout last)."""
     names = [k for k in model.params if k.startswith("W")]
     if is_recurrent(model):
-        return names
+        return [k for k in names if k != "W_hy"] + ["W_hy"]
     return sorted(names, key=lambda k: int(k[1:]))
 
 
@@ -202,12 +209,15 @@ def train(model, task, config: TrainConfig = TrainConfig(), progress: bool = Fal
                     grads, _ = clip_by_global_norm(grads, config.clip)
                     clipped += global_norm[step] > config.clip
                 for k, p in params.items():
+                    g = grads[k]
+                    if config.weight_decay and k.startswith("W"):
+                        g = g + config.weight_decay * p
                     if velocity is None:
-                        delta = grads[k] * -config.lr
+                        delta = g * -config.lr
                     else:
                         delta = velocity[k]
                         delta *= config.momentum
-                        delta -= config.lr * grads[k]
+                        delta -= config.lr * g
                     p += delta
                     if k in col:
                         i = col[k]
