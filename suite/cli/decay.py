@@ -55,12 +55,13 @@ def add_arguments(parser) -> None:
 
 def _eigen(args) -> int:
     from vgbench.analysis.eigen import eigen_probe
+    from vgbench.cli.guard import check_output_path
     from vgbench.report.remedyplots import plot_eigen
     from vgbench.report.results import write_result
 
+    out = check_output_path(args.out, "dir")
     T = args.seq_lens[0]
     r = eigen_probe(args.eigenvalues, T, args.batch, args.dtype)
-    out = Path(args.out)
     write_result(out / "eigen.json", "decay", {"eigenvalues": list(args.eigenvalues),
                                                "seq_len": T, "batch": args.batch,
                                                "dtype": args.dtype}, r.as_dict())
