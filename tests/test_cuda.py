@@ -261,6 +261,20 @@ def test_mlp_matches_cpu(dtype, activation, residual, batchnorm, batch):
 
 
 @device
+def test_float32_loss_is_summed_in_float64():
+    """As on the CPU: an output bias of 1e25 squares past float32's range, not float64's."""
+    model = MLP(3, 8, 2, 2, dtype="float32", seed=1)
+    model.params["b2"][...] = np.float32(1e25)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    y = rng.standard_normal((5, 2)).astype(np.float32)
+    r = model.loss_and_grads(x, y, backend="cuda")
+    residual = r.output.astype(np.float64) - y
+    assert math.isfinite(r.loss)
+    assert r.loss == pytest.approx(0.5 / 5 * np.sum(residual ** 2), rel=1e-6)
+
+
+@device
 def test_mlp_cotangent_is_linear_and_buffers_are_overwritten():
     model = MLP(4, 5, 2, 3, activation="leaky_relu", seed=6)
     rng = np.random.default_rng(7)

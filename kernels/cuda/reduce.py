@@ -42,18 +42,20 @@ def reduce_kernels(block: int):
         shared = cuda.shared.array(block, float64)
         s = 0.0
         for i in range(cuda.grid(1), a.size, cuda.gridsize(1)):
-            s += a[i] * b[i]
+            s += float64(a[i]) * float64(b[i])
         s = _block_sum(shared, s)
         if cuda.threadIdx.x == 0:
             partials[cuda.blockIdx.x] = s
 
     @cuda.jit
     def mse_partial(y_hat, y, inv_b, dy_hat, partials):
-        """dy_hat = (y_hat - y) * inv_b; partials[block] = sum (y_hat - y)^2."""
+        """dy_hat = (y_hat - y) * inv_b; partials[block] = sum (y_hat - y)^2, residuals
+        and squares in float64 like the CPU loss (a float32 residual of 1e25 would square
+        to inf)."""
         shared = cuda.shared.array(block, float64)
         s = 0.0
         for i in range(cuda.grid(1), y_hat.size, cuda.gridsize(1)):
-            r = y_hat[i] - y[i]
+            r = float64(y_hat[i]) - float64(y[i])
             s += r * r
             dy_hat[i] = r * inv_b
         s = _block_sum(shared, s)

@@ -59,7 +59,9 @@ def mlp_forward_only(call: MLPCall, cache: dict) -> tuple[np.ndarray, dict]:
 def _loss(y_hat: np.ndarray, y, cotangent, batch: int) -> tuple[float, np.ndarray]:
     """(loss, dy_hat): the MSE and its gradient, or <cotangent, y_hat> and the cotangent."""
     if cotangent is not None:
-        return float(np.vdot(cotangent, y_hat)), cotangent
+        # summed in float64, as the MSE is: a float32 sum can overflow where no term does
+        return float(np.vdot(cotangent.astype(np.float64), y_hat.astype(np.float64))), \
+            cotangent
     dy_hat = np.empty_like(y_hat)
     return float(mse_forward_backward(y_hat, y, batch, dy_hat)), dy_hat
 
