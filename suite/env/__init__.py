@@ -1,5 +1,6 @@
 """The environment a measurement ran in: host facts (``cpu``), the OpenBLAS core-type
-policy (``blas``), the machine fingerprint stored in every result (``fingerprint``).
+policy (``blas``), the denormal mode of every compute thread (``denormals``), the machine
+fingerprint stored in every result (``fingerprint``).
 
 ``cpu`` and ``blas`` load no numpy at import: the core type is chosen before it loads.
 
