@@ -172,3 +172,14 @@ def test_fingerprint_records_the_mode():
     with dn.denormals("flush"):
         entry = fingerprint()["denormals"]
     assert entry["mode"] == "flush" and int(entry["mxcsr"], 16) & dn.FLAGS == dn.FLAGS
+
+
+def test_jax_on_the_cpu_flushes_whatever_the_mode():
+    """What the README says of XLA: its CPU client runs every call under FTZ/DAZ."""
+    jax = pytest.importorskip("jax")
+    x = np.full(4, 1e-20, np.float32)
+    square = jax.jit(lambda a: a * a)
+    with dn.denormals("keep"):
+        assert n_subnormal(x * x) == 4  # NumPy in keep mode: 1e-40 is subnormal
+        assert np.all(np.asarray(square(x)) == 0)
+        assert dn.current_mode() == "keep"  # and XLA restored the caller's state

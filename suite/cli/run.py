@@ -7,14 +7,14 @@ HELP = ("the main job: gradient decay vs theory, a short speed sweep and trainin
 
 
 def add_arguments(parser) -> None:
+    from vgbench.cli.options import add_denormals
+
     parser.add_argument("--out", default="vgbench-report", help="report folder")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress (default: bars on a terminal, one line per "
                              "finished case on stderr otherwise)")
     parser.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"],
                         help="kernels for the decay probes (speed and training stay on CPU)")
-    from vgbench.cli.options import add_denormals
-
     add_denormals(parser)
 
 

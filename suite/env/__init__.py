@@ -1,6 +1,7 @@
 """The environment a measurement ran in: host facts (``cpu``), the OpenBLAS core-type
-policy (``blas``), the machine fingerprint stored in every result (``fingerprint``), where
-a result came from (``provenance``: version, git commit, command line, start time).
+policy (``blas``), the denormal mode of every compute thread (``denormals``), the machine
+fingerprint stored in every result (``fingerprint``), where a result came from
+(``provenance``: version, git commit, command line, start time).
 
 ``cpu`` and ``blas`` load no numpy at import: the core type is chosen before it loads.
 
