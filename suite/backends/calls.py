@@ -4,7 +4,7 @@ Shapes and conventions are those of the kernels (``vgbench.kernels.mlp``, ``.rnn
 ``.lstm``); every array is C-contiguous and of the model's dtype, already validated.
 """
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
@@ -22,6 +22,7 @@ class MLPCall:
     x: np.ndarray  # (B, I)
     y: np.ndarray | None  # (B, O) MSE targets, or None with a cotangent
     cotangent: np.ndarray | None  # (B, O) injected dL/dy_hat, or None
+    _: KW_ONLY  # options by name only: a positional slip would mean another computation
     count_subnormal: bool = False  # fill Gradients.counts (CPU backend only)
 
 
@@ -41,6 +42,7 @@ class RecurrentCall:
     c0: np.ndarray | None  # (B, H) for the LSTM, None for the RNN
     out_dim: int  # O
     every: bool  # a readout (and loss) at every step, else at the last one
+    _: KW_ONLY  # options by name only: a positional slip would mean another computation
     count_subnormal: bool = False  # fill Gradients.counts (CPU backend only)
     leak: float = 1.0  # RNN leak a in (0, 1]: h_t = (1 - a) h_{t-1} + a f(z_t)
     skip: int = 0  # RNN skip k_s >= 2 adds h_{t-k_s} @ params["W_skip"]; 0: none

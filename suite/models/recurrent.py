@@ -93,7 +93,8 @@ class _Recurrent:
         h0 = self.check_state("h0", h0, B)
         c0 = self.check_state("c0", c0, B) if self.cell == "lstm" else None
         return RecurrentCall(self.cell, self.act_code, self.params, x, y, cotangent,
-                             truncate or 0, h0, c0, self.out_dim, every, self.leak, self.skip)
+                             truncate or 0, h0, c0, self.out_dim, every, leak=self.leak,
+                             skip=self.skip)
 
     @property
     def caches(self) -> tuple:
@@ -119,7 +120,7 @@ class _Recurrent:
         call = RecurrentCall(self.cell, self.act_code, self.params, x, None, None, 0,
                              self.check_state("h0", h0, B),
                              self.check_state("c0", c0, B) if self.cell == "lstm" else None,
-                             self.out_dim, False, self.leak, self.skip)
+                             self.out_dim, False, leak=self.leak, skip=self.skip)
         return cpu.recurrent_forward_only(call, self.workspaces)[0][0]
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray | None, truncate: int | None = None,
