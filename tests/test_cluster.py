@@ -186,3 +186,23 @@ def test_fleet_table_puts_each_machine_in_its_own_columns_and_all_cores_in_one_r
                         "| mlp W8 L2 B4 tanh f32 | all | 16.0 | 20 | 90.0 | 30 |"]
     assert "| a:2 | X | 8 | a | 60.0 / 300.0 | 30.0 / 150.0 |" in machines_table(
         docs, labels, markdown=True)
+
+
+def test_decay_ctrl_c_keeps_the_finished_sizes_marked_interrupted(monkeypatch, tmp_path):
+    from vgbench.analysis import decay
+
+    calls = []
+
+    def interrupted_probe(*args):
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return probe(*args)
+
+    monkeypatch.setattr(decay, "probe", interrupted_probe)
+    out = tmp_path / "decay"
+    assert main(["decay", "--depths", "4", "6", "--width", "6", "--batch", "2", "--seeds",
+                 "2", "--out", str(out)]) == 130
+    data = json.loads((out / "decay.json").read_text())["data"]
+    assert data["interrupted"] is True
+    assert [s["size"] for s in data["runs"][0]["sizes"]] == [4]

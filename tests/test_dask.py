@@ -145,6 +145,16 @@ def test_training_experiments_on_workers_equal_in_process(cluster):
                   _strip(adding_sweep([3, 5], 4, adding, scheduler=address)))
 
 
+def test_train_command_names_the_worker_of_every_run(cluster, tmp_path):
+    address, _, _ = cluster
+    out = tmp_path / "train"
+    assert main(["train", "--experiment", "depth", "--depth", "3", "--width", "4", "--steps",
+                 "3", "--batch", "4", "--scheduler", address, "--out", str(out)]) == 0
+    runs = json.loads((out / "train_depth.json").read_text())["data"]["runs"]
+    assert len(runs) == 4
+    assert all(r["worker"]["address"].startswith("tcp://127.0.0.1:") for r in runs.values())
+
+
 def test_ctrl_c_cancels_every_pending_future(cluster):
     address, client, _ = cluster
     cfg = DecayConfig(depths=(8,), width=8, batch=2, seeds=12)
