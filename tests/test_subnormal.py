@@ -58,10 +58,11 @@ def test_lstm_probe_counts_the_cell_gradient():
 
 def test_verdict_keeps_the_old_wording_without_counts():
     s = {"first_nonfinite": None, "first_zero": 7, "zero_is_underflow": False,
-         "first_last_ratio": float("nan")}
-    assert decay_verdict(s, "step") == "gradient exactly 0 from step 7 down"
+         "first_last_ratio": float("nan"), "fit": None, "size": 20}
+    assert decay_verdict(s, "step") == "no rate fit; gradient exactly 0 from step 7 down"
     s.update(first_subnormal=12, dtype="float32")
-    assert decay_verdict(s, "step") == "float32 underflow: subnormal from step 12, zero from step 7"
+    assert decay_verdict(s, "step") == ("no rate fit; float32 underflow: subnormal from step "
+                                        "12, zero from step 7")
 
 
 @needs_x86

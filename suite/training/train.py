@@ -311,7 +311,7 @@ def depth_comparison(depth: int = 20, width: int = 64, config: TrainConfig = Tra
         done[labels[i]] = r.value if inline else replace(r.value, worker=r.worker)
         if on_run is not None:
             on_run({k: done[k] for k in labels if k in done})
-        if r.value[0].interrupted:
+        if r.value.interrupted:
             raise _Stop
 
     try:
