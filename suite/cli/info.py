@@ -45,6 +45,10 @@ def run(args) -> int:
         print("GEMM calibration cached; it applies from the next vgbench process on",
               file=sys.stderr)
     fp = fingerprint()
+    if args.calibrate_gemm:  # show the new choice, not the one this process bound at start
+        from vgbench.kernels.gemm_choice import describe, resolve
+
+        fp["kernel_gemm"] = {"backend": "next processes", **describe(resolve())}
     if args.json:
         print(json.dumps(fp, indent=1))
         return 0
