@@ -149,3 +149,14 @@ def test_calibration_measures_and_checks_results():
         for rates in per.values():
             assert len(rates["openblas"]) == len(SHAPES[cls])
             assert all(np.isfinite(r) and r > 0 for r in rates["openblas"])
+
+
+def test_ceiling_is_the_fastest_provider():
+    from vgbench.speed.ceiling import measure_ceiling
+
+    c = measure_ceiling(gemm_n=64, copy_mib=1, budget_s=0.01)
+    assert set(c["gemm_providers"]) == (set(FOUND) or {"numpy"})
+    for dt in ("float32", "float64"):
+        rates = {p: r[dt]["best_gflops"] for p, r in c["gemm_providers"].items()}
+        assert c["gemm"][dt]["provider"] == max(rates, key=rates.get)
+        assert c["gemm"][dt]["best_gflops"] == max(rates.values()) > 0
