@@ -57,11 +57,21 @@ def copy_bandwidth(copy_mib: int = 256, budget_s: float = 1.0) -> dict:
 def provider_rates(gemm_n: int = 2048, budget_s: float = 1.0) -> dict:
     """{provider: {dtype: gemm_rate}} for every CBLAS provider installed ("openblas",
     NumPy's own, through ``np.dot``)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    # A thread limit covers only the libraries loaded when it was set: read the caller's
+    # from the BLAS already loaded, load every provider, and set it again.
+    limit = min((lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"),
+                default=None)
+    found = discover()
+    for provider in found.values():
+        provider.addresses()
     out = {}
-    for name, provider in discover().items():
-        via = None if name == "openblas" else provider
-        out[name] = {dt: gemm_rate(gemm_n, dt, budget_s, provider=via)
-                     for dt in ("float32", "float64")}
+    with threadpool_limits(limits=limit, user_api="blas"):
+        for name, provider in found.items():
+            via = None if name == "openblas" else provider
+            out[name] = {dt: gemm_rate(gemm_n, dt, budget_s, provider=via)
+                         for dt in ("float32", "float64")}
     return out
 
 
