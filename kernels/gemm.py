@@ -1,4 +1,4 @@
-"""Matrix products for the kernels, through NumPy's own OpenBLAS.
+"""Matrix products for the kernels, through the CBLAS chosen per shape class.
 
 ``gemm(a, b, c, beta)`` sets ``c = a @ b + beta * c`` for 2-D operands of one float
 dtype: ``a`` (M, K), ``b`` (K, N), ``c`` (M, N).  ``a`` and ``b`` may be row-major (unit
@@ -13,18 +13,17 @@ step (docs/performance.md, entry 5, has the table).  It also cannot accumulate
 (``beta = 1``), which the recurrent kernels use to add the recurrent term straight into
 the gate pre-activations.
 
-The BLAS entry points are bound by symbol name (``vgbench_cblas_sgemm`` and friends,
-registered with LLVM below), so kernels that call them stay cacheable.  They resolve to
-NumPy's bundled ILP64 OpenBLAS (``scipy_cblas_?gemm64_``; NumPy >= 2 wheels) when it is
-found, and otherwise, or with ``VGBENCH_GEMM=numba`` in the environment, to C callbacks
-compiled from ``np.dot`` (SciPy's BLAS).  ``BACKEND`` says which, ``LIBRARY``
-gives the library's path (recorded in every result's machine fingerprint).  M = 1
-(batch 1) goes to ``?gemv``, which is several times faster than ``?gemm`` there.
+Which library runs a product depends on its shape class (``vgbench.kernels.gemm_choice``:
+tiny, small_k, mid, large, gemv) and is fixed when this module is imported: NumPy's
+bundled OpenBLAS unless a calibration found another provider clearly faster for that
+class, or ``VGBENCH_GEMM`` forced one (``numba``: C callbacks compiled from ``np.dot``,
+SciPy's BLAS).  Each (routine, class) is a symbol of its own (``vgbench_cblas_sgemm_mid``
+and friends, registered with LLVM below) bound to the chosen library's entry point, so
+kernels that call them stay cacheable: the symbols resolve when a cached kernel loads.
+``CHOICE`` holds the choice, ``record()`` what a result stores; ``BACKEND`` and
+``LIBRARY`` summarise it.  M = 1 (batch 1) goes to ``?gemv``, several times faster than
+``?gemm`` there.
 """
-
-import ctypes
-import glob
-import os
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -32,27 +31,16 @@ from numba import njit, types
 
 from vgbench.kernels.cblas import NAMES, NO_TRANS, ROW, TRANS, signature
 from vgbench.kernels.config import JIT_OPTIONS
-
-
-def _numpy_openblas() -> tuple[str, dict] | None:
-    """(path, {"sgemm": address, ...}) of NumPy's bundled ILP64 OpenBLAS (already loaded
-    by NumPy), or None.
-
-    Wheels keep it in ``numpy.libs`` beside the package (Linux, Windows) or in
-    ``numpy/.dylibs`` (macOS); a library without all four entry points is skipped.
-    """
-    here = os.path.dirname(np.__file__)
-    dirs = [os.path.join(here, os.pardir, "numpy.libs"), os.path.join(here, ".dylibs")]
-    found = [p for d in dirs for p in glob.glob(os.path.join(d, "libscipy_openblas64_*"))]
-    for path in sorted(found):
-        try:
-            lib = ctypes.CDLL(path)
-            return os.path.realpath(path), {
-                name: ctypes.cast(getattr(lib, f"scipy_cblas_{name}64_"), ctypes.c_void_p).value
-                for name in NAMES.values()}
-        except (OSError, AttributeError):
-            continue
-    return None
+from vgbench.kernels.gemm_choice import (
+    CLASSES,
+    GEMV,
+    LARGE,
+    SMALL_K,
+    TINY,
+    describe,
+    resolve,
+    shape_class,
+)
 
 
 def _fallback_address(kind: str, dtype) -> int:
@@ -64,23 +52,82 @@ def _fallback_address(kind: str, dtype) -> int:
     return getattr(gemm_fallback, f"{kind}_{dtype}").address
 
 
-def _bind() -> str | None:
-    """Register the four ``vgbench_cblas_*`` symbols; return the bound library's path, or
-    None when the ``np.dot`` callbacks were bound."""
-    found = None if os.environ.get("VGBENCH_GEMM") == "numba" else _numpy_openblas()
-    for (kind, dtype), name in NAMES.items():
-        address = found[1][name] if found else _fallback_address(kind, dtype)
-        llvm.add_symbol(f"vgbench_cblas_{name}", address)
-    return found[0] if found else None
+def _symbol(routine: str, cls: str) -> str:
+    return f"vgbench_cblas_{routine}" if cls == "gemv" else f"vgbench_cblas_{routine}_{cls}"
 
 
-LIBRARY = _bind()
-BACKEND = "numpy-openblas" if LIBRARY is not None else "numba-np.dot"
+def _bind(choice: dict) -> None:
+    """Register every ``vgbench_cblas_*`` symbol for ``choice``."""
+    addresses = {n: p.addresses() for n, p in choice["providers"].items()}
+    for (kind, dtype), routine in NAMES.items():
+        for cls in CLASSES:
+            if (kind == "gemv") != (cls == "gemv"):
+                continue
+            if choice["classes"] is None:
+                address = _fallback_address(kind, dtype)
+            else:
+                address = addresses[choice["classes"][cls][str(dtype)]][routine]
+            llvm.add_symbol(_symbol(routine, cls), address)
 
-_sgemm = types.ExternalFunction("vgbench_cblas_sgemm", signature("gemm", types.float32))
-_dgemm = types.ExternalFunction("vgbench_cblas_dgemm", signature("gemm", types.float64))
-_sgemv = types.ExternalFunction("vgbench_cblas_sgemv", signature("gemv", types.float32))
-_dgemv = types.ExternalFunction("vgbench_cblas_dgemv", signature("gemv", types.float64))
+
+CHOICE = resolve()
+_bind(CHOICE)
+_used = {n for per in (CHOICE["classes"] or {}).values() for n in per.values()}
+if CHOICE["classes"] is None:
+    BACKEND, LIBRARY = "numba-np.dot", None
+elif _used == {"openblas"}:
+    BACKEND, LIBRARY = "numpy-openblas", CHOICE["providers"]["openblas"].path
+elif len(_used) == 1:
+    BACKEND, LIBRARY = _used.pop(), next(iter(CHOICE["providers"].values())).path
+else:
+    BACKEND, LIBRARY = "per-shape-class", None
+
+
+def record() -> dict:
+    """The GEMM binding of this process, as results store it (``machine.kernel_gemm``)."""
+    return {"backend": BACKEND, "library": LIBRARY, **describe(CHOICE)}
+
+
+def _external(routine: str, cls: str, kind: str, dt):
+    return types.ExternalFunction(_symbol(routine, cls), signature(kind, dt))
+
+
+_sgemm_tiny = _external("sgemm", "tiny", "gemm", types.float32)
+_sgemm_small_k = _external("sgemm", "small_k", "gemm", types.float32)
+_sgemm_mid = _external("sgemm", "mid", "gemm", types.float32)
+_sgemm_large = _external("sgemm", "large", "gemm", types.float32)
+_dgemm_tiny = _external("dgemm", "tiny", "gemm", types.float64)
+_dgemm_small_k = _external("dgemm", "small_k", "gemm", types.float64)
+_dgemm_mid = _external("dgemm", "mid", "gemm", types.float64)
+_dgemm_large = _external("dgemm", "large", "gemm", types.float64)
+_sgemv = _external("sgemv", "gemv", "gemv", types.float32)
+_dgemv = _external("dgemv", "gemv", "gemv", types.float64)
+
+
+@njit(**JIT_OPTIONS)
+def _sgemm(cls, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc):
+    """The float32 gemm of shape class ``cls``."""
+    if cls == TINY:
+        _sgemm_tiny(ROW, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
+    elif cls == SMALL_K:
+        _sgemm_small_k(ROW, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
+    elif cls == LARGE:
+        _sgemm_large(ROW, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
+    else:
+        _sgemm_mid(ROW, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
+
+
+@njit(**JIT_OPTIONS)
+def _dgemm(cls, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc):
+    """The float64 gemm of shape class ``cls``."""
+    if cls == TINY:
+        _dgemm_tiny(ROW, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
+    elif cls == SMALL_K:
+        _dgemm_small_k(ROW, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
+    elif cls == LARGE:
+        _dgemm_large(ROW, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
+    else:
+        _dgemm_mid(ROW, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
 
 
 @njit(**JIT_OPTIONS)
@@ -117,7 +164,8 @@ def gemm(a, b, c, beta):
     ldc = max(c.strides[0] // c.itemsize, N)
     one = c.dtype.type(1)
     bet = c.dtype.type(beta)
-    if M == 1:
+    cls = shape_class(M, N, K)
+    if cls == GEMV:
         # c[0] = op(b)^T a[0] + beta c[0]: a gemv on b, whose row-major transpose flag
         # flips because BLAS sees b as (K, N) and we want b^T a.
         tv = TRANS if tb == NO_TRANS else NO_TRANS
@@ -131,8 +179,8 @@ def gemm(a, b, c, beta):
                    c.ctypes.data, 1)
         return
     if c.itemsize == 4:
-        _sgemm(ROW, ta, tb, M, N, K, one, a.ctypes.data, lda, b.ctypes.data, ldb, bet,
+        _sgemm(cls, ta, tb, M, N, K, one, a.ctypes.data, lda, b.ctypes.data, ldb, bet,
                c.ctypes.data, ldc)
     else:
-        _dgemm(ROW, ta, tb, M, N, K, one, a.ctypes.data, lda, b.ctypes.data, ldb, bet,
+        _dgemm(cls, ta, tb, M, N, K, one, a.ctypes.data, lda, b.ctypes.data, ldb, bet,
                c.ctypes.data, ldc)

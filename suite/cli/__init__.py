@@ -4,7 +4,8 @@ Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``.  Command modules import the library inside ``run``: building the
 parser imports every command module, and ``vgbench grad`` should not pay for matplotlib,
 scipy.stats or the speed harness (cold start under 2 s).  ``main`` chooses the OpenBLAS
-core type before anything loads numpy.
+core type before anything loads numpy, and puts ``--gemm`` (every command takes it) into
+``VGBENCH_GEMM`` before the kernels bind their BLAS (``vgbench.kernels.gemm_choice``).
 
 Exit codes: 0 success; 1 a failed gate (``compare --fail-above``) or a failure during
 the work (out of memory, a write that failed); 2 a user error (one line naming the value
@@ -16,6 +17,7 @@ May import: every other vgbench package.
 
 import argparse
 import importlib
+import os
 import sys
 
 from vgbench import __version__
@@ -25,6 +27,30 @@ from vgbench.env.provenance import mark_start
 
 COMMANDS = ("run", "decay", "phase", "speed", "compare", "train", "memory", "grad", "info",
             "subnormal")
+# vgbench.kernels.gemm_providers.NAMES plus auto and numba (kept here: building the parser
+# must not import numpy; tests/test_gemm_choice.py checks they agree).
+GEMM_CHOICES = ("auto", "openblas", "scipy-openblas64", "scipy-openblas32", "mkl", "numba")
+
+
+def gemm_spec(value: str) -> str:
+    """An argparse type: a ``--gemm`` choice or the path of an existing library."""
+    if value.lower() in GEMM_CHOICES or os.path.isfile(value):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is neither one of {', '.join(GEMM_CHOICES)} "
+                                     "nor a library file")
+
+
+def select_gemm_from_argv(argv: list[str]) -> None:
+    """Put ``--gemm X`` into ``VGBENCH_GEMM`` (the command line overrides the environment)
+    before anything imports the kernels.  A bad value is left for argparse to report."""
+    for i, arg in enumerate(argv):
+        value = (argv[i + 1] if arg == "--gemm" and i + 1 < len(argv)
+                 else arg.partition("=")[2] if arg.startswith("--gemm=") else None)
+        if value is not None:
+            try:
+                os.environ["VGBENCH_GEMM"] = gemm_spec(value)
+            except argparse.ArgumentTypeError:
+                pass
 
 
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -70,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=module.HELP, description=module.HELP,
                            formatter_class=_DefaultsFormatter)
         module.add_arguments(p)
+        p.add_argument("--gemm", type=gemm_spec, default=argparse.SUPPRESS,
+                       help="BLAS for the kernels' matrix products: auto (default: measured "
+                            "per shape class, `vgbench info` shows it), openblas, "
+                            "scipy-openblas64, scipy-openblas32, mkl, numba, or a library "
+                            "path; overrides VGBENCH_GEMM")
         _show_every_default(p)
         p.set_defaults(_run=module.run)
     return parser
@@ -79,7 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vgbench`` console script."""
     select_from_argv(sys.argv[1:] if argv is None else argv)  # before numpy loads its BLAS
     mark_start(None if argv is None else ["vgbench", *argv])  # the results' provenance
-    parser = build_parser()
+    select_gemm_from_argv(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()  # some commands' options import the kernels, hence the BLAS
+    except ValueError as exc:  # e.g. VGBENCH_GEMM names a provider not installed
+        print(f"vgbench: error: {exc}", file=sys.stderr)
+        return 2
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2, message printed)

@@ -73,7 +73,7 @@ def fingerprint() -> dict:
         "threads": threads(),
         "blas": blas_info(),
         "blas_coretype": selection(),
-        "kernel_gemm": {"backend": gemm.BACKEND, "library": gemm.LIBRARY},
+        "kernel_gemm": gemm.record(),
         "cuda_device": _cuda_device(),
         "denormals": denormals_entry(),
     }

@@ -82,6 +82,10 @@ def ceiling_summary(data: dict) -> str:
                    f"{g['float32']['best_gflops']:.1f} GF/s, float64 "
                    f"{g['float64']['best_gflops']:.1f} GF/s; copy "
                    f"{c['copy']['best_gbps']:.1f} GB/s")
+        if len(c.get("gemm_providers", {})) > 1:
+            out.append("  GEMM by provider, float32 / float64 GF/s: " + ", ".join(
+                f"{p} {r['float32']['best_gflops']:.1f} / {r['float64']['best_gflops']:.1f}"
+                for p, r in c["gemm_providers"].items()))
     return "\n".join(out)
 
 

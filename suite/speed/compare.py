@@ -105,14 +105,27 @@ def compare_speed(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD,
     return rows
 
 
+def _gemm_providers(machine: dict) -> str:
+    """The kernels' GEMM binding in one line: backend, then the provider per shape class
+    and dtype where a calibration or a user chose one (``machine.kernel_gemm``)."""
+    kg = machine.get("kernel_gemm") or {}
+    classes = kg.get("classes") or {}
+    per = ", ".join(f"{cls} {'/'.join(v.values())}" for cls, v in classes.items())
+    versions = ", ".join(f"{n} {p.get('version')}"
+                         for n, p in (kg.get("providers") or {}).items())
+    return f"{kg.get('backend')} ({per}; {versions})" if per else str(kg.get("backend"))
+
+
 def setup_differences(base: dict, new: dict) -> list[str]:
     """Machine, BLAS, ceiling (> 5%) and load differences between two results."""
     mb, mn = base.get("machine", {}), new.get("machine", {})
     out = []
     for key in ("machine", "cpu", "num_cpu", "simd", "numba", "numpy", "scipy",
-                "numba_threading_layer", "kernel_gemm", "cuda_device"):
+                "numba_threading_layer", "cuda_device"):
         if mb.get(key) != mn.get(key):
             out.append(f"{key}: {mb.get(key)} -> {mn.get(key)}")
+    if _gemm_providers(mb) != _gemm_providers(mn):
+        out.append(f"kernel_gemm: {_gemm_providers(mb)} -> {_gemm_providers(mn)}")
 
     def blas(m):
         return sorted(f"{lib.get('internal_api')} {lib.get('version')} "
