@@ -20,6 +20,10 @@ be chosen before NumPy loads its OpenBLAS.
 
 __version__ = "0.1.0"
 
+from vgbench.env.kernel_cache import check_kernel_cache  # noqa: E402
+
+check_kernel_cache()  # before any kernel loads from Numba's cache
+
 _EXPORTS = {"MLP": "vgbench.models", "RNN": "vgbench.models", "LSTM": "vgbench.models",
             "GradResult": "vgbench.models"}
 __all__ = ["__version__", *_EXPORTS]
