@@ -155,6 +155,24 @@ def test_train_command_names_the_worker_of_every_run(cluster, tmp_path):
     assert all(r["worker"]["address"].startswith("tcp://127.0.0.1:") for r in runs.values())
 
 
+def test_subnormal_command_runs_its_cases_on_the_workers(cluster, tmp_path):
+    """One task per case: records in case order, each naming the worker that timed both
+    modes; the counts (deterministic, untimed) equal the in-process run's."""
+    address, _, _ = cluster
+    args = ["subnormal", "--models", "rnn", "mlp", "--seq-lens", "3", "--depths", "2",
+            "--hidden", "4", "--width", "4", "--batch", "2", "--budget", "0.01", "--blocks",
+            "1", "--no-torch", "--no-plot", "--no-progress"]
+    assert main([*args, "--scheduler", address, "--out", str(tmp_path / "d.json")]) == 0
+    assert main([*args, "--out", str(tmp_path / "p.json")]) == 0
+    on_workers, here = (json.loads((tmp_path / f"{n}.json").read_text())["data"]["records"]
+                        for n in ("d", "p"))
+    assert [r["model"] for r in on_workers] == [r["model"] for r in here] == ["rnn", "mlp"]
+    assert all(r["worker"]["address"].startswith("tcp://127.0.0.1:") for r in on_workers)
+    for a, b in zip(on_workers, here, strict=True):
+        for key in ("subnormal_fraction_keep", "subnormal_fraction_flush", "zero_fraction_keep"):
+            assert a[key] == b[key]
+
+
 def test_ctrl_c_cancels_every_pending_future(cluster):
     address, client, _ = cluster
     cfg = DecayConfig(depths=(8,), width=8, batch=2, seeds=12)

@@ -27,8 +27,8 @@ import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from tqdm import tqdm
 
+from vgbench.cluster.tasks import Task, TaskResult, run_tasks
 from vgbench.env.denormals import SUPPORTED, UNSUPPORTED_NOTE, denormals
 from vgbench.kernels.activations import activation_code
 from vgbench.models import MODELS
@@ -119,7 +119,7 @@ def run_case(case: SubnormalCase, budget_s: float = 0.3, blocks: int = 3,
     """Time one case in both modes (module docstring); returns its record."""
     model, x, y = vgbench_case(case.speed_case(), seed)
     record = case.fields()
-    with thread_limit(case.threads):
+    with thread_limit(case.threads), np.errstate(all="ignore"):
         model.loss_and_grads(x, y)  # JIT compile, never timed
         for mode in MODE_ORDER:
             with denormals(mode):
@@ -159,9 +159,12 @@ def sweep_config(case_list: list[SubnormalCase], budget_s: float, blocks: int,
 
 def run_sweep(case_list: list[SubnormalCase], budget_s: float = 0.3, blocks: int = 3,
               torch: bool = True, seed: int = 0, progress: bool = False,
-              data: dict | None = None) -> dict:
-    """Every case's record into ``data["records"]`` (filled as it goes, so an interrupted
-    sweep keeps what it measured); ``data["notes"]`` says what was skipped."""
+              data: dict | None = None, scheduler: str | None = None) -> dict:
+    """Every case's record into ``data["records"]`` in case order (filled as cases finish,
+    so an interrupted sweep keeps what it measured); ``data["notes"]`` says what was
+    skipped.  ``scheduler`` (``vgbench.cluster``: None in-process, "local" or a Dask
+    address) runs one task per case there, each timing both modes on its own worker (so
+    the penalty is a ratio within one machine); each record then names its ``worker``."""
     data = {} if data is None else data
     data.update({"records": [], "notes": [], "complete": False,
                  "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None})
@@ -170,10 +173,17 @@ def run_sweep(case_list: list[SubnormalCase], budget_s: float = 0.3, blocks: int
         return data
     if torch and importlib.util.find_spec("torch") is None:
         data["notes"].append("PyTorch is not installed: torch columns skipped")
-    with np.errstate(all="ignore"):
-        for case in tqdm(case_list, desc="subnormal", unit="case", leave=False,
-                         disable=not progress):
-            data["records"].append(run_case(case, budget_s, blocks, torch=torch, seed=seed))
+    tasks = [Task(f"subnormal {case.model} {case.length} x {case.size} B{case.batch}", run_case,
+                  (case, budget_s, blocks), {"torch": torch, "seed": seed})
+             for case in case_list]
+    done = {}
+
+    def gathered(i: int, r: TaskResult) -> None:
+        done[i] = r.value if scheduler is None else {**r.value, "worker": r.worker}
+        data["records"] = [done[j] for j in sorted(done)]
+
+    run_tasks(tasks, scheduler, progress, on_result=gathered, desc="subnormal", unit="case",
+              pin_threads=False)  # each case sets its own thread count
     data["complete"] = True
     data["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     return data
