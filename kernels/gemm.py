@@ -69,6 +69,11 @@ def _bind(choice: dict) -> None:
             else:
                 address = addresses[choice["classes"][cls][str(dtype)]][routine]
             llvm.add_symbol(_symbol(routine, cls), address)
+            if cls == "mid":
+                # The one gemm symbol of earlier versions: numba's cache keys a kernel on
+                # its own file only, so a kernel cached before the per-class symbols
+                # existed still asks for it (and gets a library of this choice).
+                llvm.add_symbol(f"vgbench_cblas_{routine}", address)
 
 
 CHOICE = resolve()
