@@ -15,8 +15,9 @@ the gate pre-activations.
 
 Which library runs a product depends on its shape class (``vgbench.kernels.gemm_choice``:
 tiny, small_k, mid, large, gemv) and is fixed when this module is imported: NumPy's
-bundled OpenBLAS unless a calibration found another provider clearly faster for that
-class, or ``VGBENCH_GEMM`` forced one (``numba``: C callbacks compiled from ``np.dot``,
+bundled OpenBLAS unless a calibration found another provider clearly faster (today one
+library per dtype for every class: two thread pools in one process fight), or
+``VGBENCH_GEMM`` forced one (``numba``: C callbacks compiled from ``np.dot``,
 SciPy's BLAS).  Each (routine, class) is a symbol of its own (``vgbench_cblas_sgemm_mid``
 and friends, registered with LLVM below) bound to the chosen library's entry point, so
 kernels that call them stay cacheable: the symbols resolve when a cached kernel loads.
@@ -68,6 +69,11 @@ def _bind(choice: dict) -> None:
             else:
                 address = addresses[choice["classes"][cls][str(dtype)]][routine]
             llvm.add_symbol(_symbol(routine, cls), address)
+            if cls == "mid":
+                # The one gemm symbol of earlier versions: numba's cache keys a kernel on
+                # its own file only, so a kernel cached before the per-class symbols
+                # existed still asks for it (and gets a library of this choice).
+                llvm.add_symbol(f"vgbench_cblas_{routine}", address)
 
 
 CHOICE = resolve()

@@ -12,8 +12,10 @@ line puts it in ``VGBENCH_GEMM`` before the kernels load), then ``VGBENCH_GEMM``
 
 * ``auto``: with one provider installed, that one; with more, a calibration (1 thread,
   ctypes calls, two or three representative products per class and dtype, providers
-  alternated in rounds, best of each, about 3-6 s) measures each and a class leaves
-  OpenBLAS only for a provider at least ``MARGIN`` faster on every one of its products.
+  alternated in rounds, best of each, about 3-6 s) measures each, and a dtype leaves
+  OpenBLAS only for a provider at least ``MARGIN`` faster over all classes (``choose``:
+  one library per dtype, since two thread pools in one process fight at 2 threads).
+  The symbols stay per class, so a per-class binding needs no kernel change.
   The rates are cached per machine and library build in ``cache_dir()``
   (``VGBENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/vgbench``, else ``~/.cache/vgbench``);
   the cache is the only I/O here, as numba's own kernel cache is.
@@ -200,18 +202,29 @@ def mean_rate(rates: list) -> float:
 
 
 def choose(table: dict, margin: float = MARGIN, default: str = "openblas") -> dict:
-    """{class: {dtype: provider}}: ``default``, unless another provider is at least
-    ``margin`` faster on every shape of the class (then the fastest such, by mean)."""
-    out = {}
-    for cls in CLASSES:
-        out[cls] = {}
-        for dtype in DTYPES:
-            rates = table.get(cls, {}).get(dtype, {})
-            base = rates.get(default)
-            winners = [n for n, v in rates.items() if base is None or (
-                n != default and min(r / b for r, b in zip(v, base, strict=True)) >= margin)]
-            out[cls][dtype] = (max(winners, key=lambda n: mean_rate(rates[n])) if winners
-                               else default)
+    """{class: {dtype: provider}}: per dtype one provider for every class, ``default``
+    unless another is at least ``margin`` faster by the geometric mean of its speed-ups
+    over every product measured (then the fastest such).
+
+    One library per dtype, not one per class: with two libraries in a process, their
+    thread pools spin against each other at 2 threads (docs/performance.md, entry 10:
+    MKL for mid products beside OpenBLAS for the rest made the RNN H128 28-44x and the
+    LSTM 2x slower at 2 threads, and no slower at 1)."""
+    out = {cls: {} for cls in CLASSES}
+    for dtype in DTYPES:
+        per = [table[c][dtype] for c in CLASSES if dtype in table.get(c, {})]
+        names = set.intersection(*(set(r) for r in per)) if per else set()
+        if default in names:
+            gain = {n: mean_rate([r / b for v in per for r, b in zip(v[n], v[default],
+                                                                      strict=True)])
+                    for n in names}
+            winners = [n for n in names if n != default and gain[n] >= margin]
+            best = max(winners, key=gain.get) if winners else default
+        else:
+            best = max(names, key=lambda n: mean_rate([r for v in per for r in v[n]]),
+                       default=default)
+        for cls in CLASSES:
+            out[cls][dtype] = best
     return out
 
 
