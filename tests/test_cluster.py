@@ -126,7 +126,7 @@ def test_phase_ctrl_c_writes_the_finished_probes_marked_interrupted(monkeypatch,
             "--depth", "6", "--width", "8", "--batch", "2", "--seeds", "2", "--out", str(out)]
     assert main(argv) == 130
     doc = json.loads((out / "phase.json").read_text())
-    assert doc["data"]["interrupted"] is True
+    assert doc["data"]["complete"] is False
     cases = doc["data"]["cases"]
     assert [(c["sigma_w"], c["seed"]) for c in cases] == [(0.9, 0), (0.9, 1)]
     assert doc["data"]["tanh"]["seeds"] == [[2, 0]]
@@ -204,5 +204,5 @@ def test_decay_ctrl_c_keeps_the_finished_sizes_marked_interrupted(monkeypatch, t
     assert main(["decay", "--depths", "4", "6", "--width", "6", "--batch", "2", "--seeds",
                  "2", "--out", str(out)]) == 130
     data = json.loads((out / "decay.json").read_text())["data"]
-    assert data["interrupted"] is True
+    assert data["complete"] is False
     assert [s["size"] for s in data["runs"][0]["sizes"]] == [4]

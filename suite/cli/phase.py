@@ -1,7 +1,6 @@
 """``vgbench phase``: the order/chaos phase diagram of gradient decay against mean field."""
 
 import sys
-from pathlib import Path
 
 HELP = ("order/chaos phase diagram: measured per-layer gradient factor over sigma_w x "
         "sigma_b (tanh) and sigma_w (ReLU) against mean field; JSON, table, heatmap")
@@ -39,7 +38,9 @@ def run(args) -> int:
                          relu_sigma_ws=() if args.no_relu else tuple(args.relu_sigma_w),
                          depth=args.depth, width=args.width, batch=args.batch,
                          seeds=args.seeds, dtype=args.dtype)
-    out = Path(args.out)
+    from vgbench.cli.guard import check_output_path
+
+    out = check_output_path(args.out, "dir")
     path = out / "phase.json"
     meta = {**config.as_dict(), "scheduler": args.scheduler}
     finished = []
@@ -48,10 +49,11 @@ def run(args) -> int:
         with session(args.scheduler) as scheduler:
             data = phase_diagram(config, scheduler, progress, on_case=finished.append)
     except KeyboardInterrupt:
-        write_result(path, "phase", meta, {**summarize(config, finished), "interrupted": True})
-        print(f"partial results ({len(finished)} probes) written to {path}", file=sys.stderr)
+        write_result(path, "phase", meta, {**summarize(config, finished), "complete": False})
+        print(f"partial results ({len(finished)} probes, complete: false) written to {path}",
+              file=sys.stderr)
         raise
-    write_result(path, "phase", meta, data)
+    write_result(path, "phase", meta, {**data, "complete": True})
     title = (f"gradient factor per layer: depth {config.depth}, width {config.width}, "
              f"{config.seeds} seeds")
     png = plot_phase(data, out / "phase.png", title)
