@@ -56,11 +56,14 @@ factor = number(1)  # ratios such as compare's threshold
 DENORMALS = ("keep", "flush")
 
 
-class IntList(argparse.Action):
-    """``nargs="+"`` integers >= ``minimum`` (default 1: sizes), each token split at commas;
-    a bad token is a usage error."""
+class NumberList(argparse.Action):
+    """``nargs="+"`` numbers (``convert``), each token split at commas; a bad token or a
+    value below ``minimum`` (None: no bound) is a usage error."""
 
-    def __init__(self, option_strings, dest, minimum: int = 1, **kwargs):
+    convert = int
+    noun = "integers"
+
+    def __init__(self, option_strings, dest, minimum: float | None = None, **kwargs):
         kwargs.setdefault("nargs", "+")
         kwargs.setdefault("metavar", "N")
         self.minimum = minimum
@@ -73,15 +76,29 @@ class IntList(argparse.Action):
                 if not item.strip():
                     continue
                 try:
-                    out.append(int(item))
+                    out.append(self.convert(item))
                 except ValueError:
-                    parser.error(f"{option_string}: expected integers, got {item!r}")
-                if out[-1] < self.minimum:
-                    parser.error(f"{option_string}: expected integers >= {self.minimum}, "
+                    parser.error(f"{option_string}: expected {self.noun}, got {item!r}")
+                if self.minimum is not None and out[-1] < self.minimum:
+                    parser.error(f"{option_string}: expected {self.noun} >= {self.minimum}, "
                                  f"got {item.strip()!r}")
         if not out:
-            parser.error(f"{option_string}: expected at least one integer")
+            parser.error(f"{option_string}: expected at least one value")
         setattr(namespace, self.dest, out)
+
+
+class IntList(NumberList):
+    """Integers >= ``minimum`` (default 1: sizes)."""
+
+    def __init__(self, option_strings, dest, minimum: int = 1, **kwargs):
+        super().__init__(option_strings, dest, minimum, **kwargs)
+
+
+class FloatList(NumberList):
+    """Floats (no bound unless ``minimum``)."""
+
+    convert = float
+    noun = "numbers"
 
 
 def add_denormals(parser) -> None:
@@ -98,19 +115,3 @@ def apply_denormals(args) -> None:
     note = set_denormals(args.denormals)["note"]
     if note:
         print(f"note: {note}")
-class FloatList(IntList):
-    """``nargs="+"`` floats, each token split at commas; a bad token is a usage error."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        out = []
-        for token in values:
-            for item in str(token).split(","):
-                if not item.strip():
-                    continue
-                try:
-                    out.append(float(item))
-                except ValueError:
-                    parser.error(f"{option_string}: expected numbers, got {item!r}")
-        if not out:
-            parser.error(f"{option_string}: expected at least one number")
-        setattr(namespace, self.dest, out)
