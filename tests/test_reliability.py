@@ -337,6 +337,40 @@ def test_failed_final_write_keeps_the_data_and_says_where(tmp_path, capsys):
         path.unlink()
 
 
+def test_train_depth_whose_folder_vanishes_keeps_every_run(tmp_path, capsys):
+    """The folder is checked before training; if it becomes unwritable during the runs,
+    each run's save goes to the temporary folder and the message says where."""
+    import shutil
+
+    from vgbench.report import results
+
+    out = tmp_path / "train"
+    real = results.write_result
+
+    def vanishing(path, *args, **kwargs):
+        if out.is_dir():  # after the first run's save: the folder becomes a file
+            shutil.rmtree(out)
+            out.write_text("now a file")
+        return real(path, *args, **kwargs)
+
+    results.write_result = vanishing
+    try:
+        rc = main(["train", "--experiment", "depth", "--depth", "3", "--width", "4",
+                   "--steps", "2", "--batch", "4", "--out", str(out)])
+    finally:
+        results.write_result = real
+    err = capsys.readouterr().err
+    rescued = [w.split("the results are in ")[1].split()[0] for w in err.splitlines()
+               if "the results are in" in w]
+    assert rc == 1 and rescued  # the plots could not be written beside it
+    try:
+        doc = read_result(rescued[-1], "train")
+        assert doc["data"]["complete"] is True and len(doc["data"]["runs"]) == 4
+    finally:
+        for path in set(rescued):
+            Path(path).unlink(missing_ok=True)
+
+
 # ------------------------------------------------------------------- interruptions
 
 def test_sigterm_becomes_terminated_and_exit_143(monkeypatch):

@@ -279,6 +279,7 @@ def _single(args, progress: bool, out) -> int:
 
 
 def _depth(args, progress: bool, out) -> int:
+    from vgbench.cli.guard import save_or_rescue
     from vgbench.report.progress import CaseProgress
     from vgbench.report.results import write_result
     from vgbench.report.tables import depth_markdown
@@ -299,11 +300,11 @@ def _depth(args, progress: bool, out) -> int:
 
     def save(results, **marks):  # after every run; complete once the last one finished in full
         saved.update(results)
-        write_result(out / "train_depth.json", "train", meta,
-                     {"complete": len(results) == len(DEPTH_CONFIGS) and not _stopped(results)
-                      and not marks,
-                      "runs": {k: r.to_dict() for k, r in results.items()},
-                      "summary": depth_summary(results), **marks})
+        doc = {"complete": len(results) == len(DEPTH_CONFIGS) and not _stopped(results)
+               and not marks,
+               "runs": {k: r.to_dict() for k, r in results.items()},
+               "summary": depth_summary(results), **marks}
+        save_or_rescue(lambda p: write_result(p, "train", meta, doc), out / "train_depth.json")
         if results and not marks:
             log.done(list(results)[-1])
 
@@ -322,6 +323,7 @@ def _depth(args, progress: bool, out) -> int:
 
 
 def _adding(args, progress: bool, out) -> int:
+    from vgbench.cli.guard import save_or_rescue
     from vgbench.report.progress import CaseProgress
     from vgbench.report.results import write_result
     from vgbench.report.tables import adding_markdown, constant_output_note
@@ -339,10 +341,10 @@ def _adding(args, progress: bool, out) -> int:
     def save(sweep, **marks):  # after every run; complete once every model ran at every length
         saved.update(sweep)
         statuses = [s for entry in sweep.values() for s in entry["status"]]
-        write_result(out / "train_adding.json", "train", meta,
-                     {"complete": len(statuses) == len(sweep) * len(lengths)
-                      and "interrupted" not in statuses and not marks,
-                      "sweep": sweep, "solved_fraction": SOLVED_FRACTION, **marks})
+        doc = {"complete": len(statuses) == len(sweep) * len(lengths)
+               and "interrupted" not in statuses and not marks,
+               "sweep": sweep, "solved_fraction": SOLVED_FRACTION, **marks}
+        save_or_rescue(lambda p: write_result(p, "train", meta, doc), out / "train_adding.json")
         if statuses and not marks:
             most = max(len(v["lengths"]) for v in sweep.values())
             label = [k for k, v in sweep.items() if len(v["lengths"]) == most][-1]
