@@ -2,8 +2,9 @@
 
 import time
 
-HELP = ("the main job: gradient decay vs theory, a short speed sweep and training "
-        "symptoms, as one report folder (JSON, PNG plots, summary.md) in a few minutes")
+HELP = ("the main job: gradient decay vs theory, a short speed sweep, the subnormal "
+        "penalty, training symptoms and the remedies, as one report folder (JSON, PNG plots, "
+        "summary.md) in a few minutes")
 
 
 def add_arguments(parser) -> None:
