@@ -187,8 +187,3 @@ def run_sweep(case_list: list[SubnormalCase], budget_s: float = 0.3, blocks: int
     data["complete"] = True
     data["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     return data
-
-
-def per_step_ms(record: dict, key: str) -> float:
-    """A record's time per layer or step (``key``: "keep_ms" or "flush_ms")."""
-    return record[key] / record.get("seq_len", record.get("depth"))
