@@ -109,18 +109,22 @@ def test_missing_dask_is_a_usage_error(monkeypatch, capsys):
     assert "pip install 'vgbench[dask]'" in capsys.readouterr().err
 
 
-def test_phase_ctrl_c_writes_the_finished_probes_marked_interrupted(monkeypatch, tmp_path):
-    from vgbench.analysis import phase
-
+def _probe_interrupted_at_call(n: int):
+    """``probe`` that raises KeyboardInterrupt (Ctrl-C) on its n-th call."""
     calls = []
 
     def interrupted_probe(*args):
         calls.append(args)
-        if len(calls) == 3:
+        if len(calls) == n:
             raise KeyboardInterrupt
         return probe(*args)
+    return interrupted_probe
 
-    monkeypatch.setattr(phase, "probe", interrupted_probe)
+
+def test_phase_ctrl_c_writes_the_finished_probes_marked_interrupted(monkeypatch, tmp_path):
+    from vgbench.analysis import phase
+
+    monkeypatch.setattr(phase, "probe", _probe_interrupted_at_call(3))
     out = tmp_path / "phase"
     argv = ["phase", "--sigma-w", "0.9", "1.4", "--sigma-b", "0", "--relu-sigma-w", "1.4",
             "--depth", "6", "--width", "8", "--batch", "2", "--seeds", "2", "--out", str(out)]
@@ -191,15 +195,7 @@ def test_fleet_table_puts_each_machine_in_its_own_columns_and_all_cores_in_one_r
 def test_decay_ctrl_c_keeps_the_finished_sizes_marked_interrupted(monkeypatch, tmp_path):
     from vgbench.analysis import decay
 
-    calls = []
-
-    def interrupted_probe(*args):
-        calls.append(args)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return probe(*args)
-
-    monkeypatch.setattr(decay, "probe", interrupted_probe)
+    monkeypatch.setattr(decay, "probe", _probe_interrupted_at_call(3))
     out = tmp_path / "decay"
     assert main(["decay", "--depths", "4", "6", "--width", "6", "--batch", "2", "--seeds",
                  "2", "--out", str(out)]) == 130
