@@ -24,6 +24,10 @@ from vgbench.env.kernel_cache import check_kernel_cache  # noqa: E402
 
 check_kernel_cache()  # before any kernel loads from Numba's cache
 
+from vgbench.env.numba_layer import choose_threading_layer  # noqa: E402
+
+choose_threading_layer()  # before Numba starts its thread pool
+
 _EXPORTS = {"MLP": "vgbench.models", "RNN": "vgbench.models", "LSTM": "vgbench.models",
             "GradResult": "vgbench.models"}
 __all__ = ["__version__", *_EXPORTS]

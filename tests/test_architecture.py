@@ -32,7 +32,7 @@ ALLOWED = {
     "report": {"speed", "training", "analysis", "env", "models", "backends", "kernels"},
     "cli": {"report", "speed", "training", "analysis", "cluster", "env", "models", "backends",
             "kernels"},
-    "": {"env"},  # vgbench/__init__.py: the kernel-cache check; its exports load on use
+    "": {"env"},  # vgbench/__init__.py: kernel cache, threading layer; exports load on use
 }
 
 
