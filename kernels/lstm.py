@@ -13,7 +13,9 @@ h_{s-k} and c_{s-k}.
 
 Speed layout: x @ W_ih over all T*B rows is one GEMM before the time loop; each step runs
 one fused (B, H) x (H, 4H) gate GEMM forward (``vgbench.kernels.gemm``, added straight into the
-stored x_t @ W_ih) and one (B, 4H) x (4H, H) GEMM backward; dW_ih, dW_hh and dx are
+stored x_t @ W_ih) and one (B, 4H) x (4H, H) GEMM backward, against a row-major copy of
+W_hh^T made once per backward (OpenBLAS ran the step 11% faster at H = 512 than through
+the transpose flag, docs/performance.md entry 11); dW_ih, dW_hh and dx are
 single GEMMs with K = T*B after the loop.  The backward overwrites the gate cache with
 dL/da in place, and the readout's cotangents are made one step at a time, so BPTT needs
 no (T, ...) array beyond these caches.  tanh(g), tanh(c) and the gate sigmoids use
@@ -113,10 +115,11 @@ def gate_grads(gate, tc, c_prev, r, j, dh, dc, dG, one):
 
 
 @njit(**JIT_OPTIONS)
-def _carry_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
+def _carry_backward(W_hhT, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
                     cell_norms, carry_h, carry_c, dc_t, DH, counts):
     """BPTT with one summed (dh, dc) pair; for the last-state loss (any k) or no
-    truncation.  GATES[t] leaves as dL/da_{t+1} (0-indexed t).  dc_t : (B, H) and
+    truncation.  W_hhT : (4H, H) row-major copy of W_hh^T.  GATES[t] leaves as dL/da_{t+1}
+    (0-indexed t).  dc_t : (B, H) and
     DH : (1, B, H) scratch (the step's readout cotangent, then its total dL/dh).
     counts: ``lstm_backward``'s, or None.  Returns the first 0-indexed step that
     receives a gradient."""
@@ -158,7 +161,7 @@ def _carry_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
             count_subnormal_zero(dh_t, counts[t, :2])
             count_subnormal_zero(dc_t, counts[t, 2:])
         if t > T - k:  # (h_t, c_t) before step t+1 are not detached for this loss
-            gemm(gate, W_hh.T, carry_h, 0.0)
+            gemm(gate, W_hhT, carry_h, 0.0)
     delta_norms[:first] = 0.0
     cell_norms[:first] = 0.0
     if k > T:
@@ -171,10 +174,11 @@ def _carry_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
 
 
 @njit(**JIT_OPTIONS)
-def _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
+def _slots_backward(W_hhT, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
                     cell_norms, work, work_g, counts):
     """Exact truncated BPTT of the every-step loss, one slot per loss in flight (see
-    ``vgbench.kernels.rnn._slot_steps``).  GATES[t] leaves as dL/da_{t+1}.  work : (4, S, B, H) =
+    ``vgbench.kernels.rnn._slot_steps``).  W_hhT as in ``_carry_backward``.  GATES[t] leaves
+    as dL/da_{t+1}.  work : (4, S, B, H) =
     current/next dh slots, current/next dc slots; work_g : (S, B, 4H) per-slot dL/da;
     S >= k.  counts: ``lstm_backward``'s, or None."""
     T, B, H = TC.shape
@@ -217,7 +221,7 @@ def _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
             count_subnormal_zero(dh_tot, counts[t, :2])
             count_subnormal_zero(dc_tot, counts[t, 2:])
         if m > 0:
-            gemm(work_g[:m].reshape(m * B, 4 * H), W_hh.T,
+            gemm(work_g[:m].reshape(m * B, 4 * H), W_hhT,
                  nxt_h[1:m + 1].reshape(m * B, H), 0.0)
         cur_h, nxt_h = nxt_h, cur_h
         cur_c, nxt_c = nxt_c, cur_c
@@ -232,7 +236,7 @@ def _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
 @njit(**JIT_OPTIONS)
 def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_ih, dW_hh,
                   db, dW_hy, db_y, dx, dh0, dc0, delta_norms, cell_norms,
-                  weight_grad_norms, work, work_g, counts=None):
+                  weight_grad_norms, work, work_g, W_hhT, counts=None):
     """BPTT from the readout cotangent ``dy_hat``; overwrites every output.
 
     Parameters
@@ -249,6 +253,7 @@ def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_i
     weight_grad_norms : (2,) float64, ||dW_ih||_F and ||dW_hh||_F.
     work : (4, S, B, H) and work_g : (S, B, 4H) scratch; S >= min(truncate, T) when
         truncating the every-step loss, else S >= 1 (work_g then unused).
+    W_hhT : (4H, H) scratch, overwritten with W_hh^T.
     counts : optional (T, 4) int64: [subnormal, exactly zero] entries of dL/dh_t, then of
         dL/dc_t, for the steps that receive a gradient (others untouched); omitted, it
         costs nothing.
@@ -257,12 +262,13 @@ def lstm_backward(x, W_ih, W_hh, W_hy, truncate, HS, CS, GATES, TC, dy_hat, dW_i
     every = dy_hat.shape[0] == T
     k = truncate if 0 < truncate <= T else T + 1
     readout_backward(HS, dy_hat, dW_hy, db_y)
+    W_hhT[:] = W_hh.T
     if every and k <= T:
-        _slots_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
+        _slots_backward(W_hhT, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
                         cell_norms, work, work_g, counts)
         first = 0
     else:
-        first = _carry_backward(W_hh, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
+        first = _carry_backward(W_hhT, W_hy, dy_hat, k, CS, GATES, TC, dh0, dc0, delta_norms,
                                 cell_norms, work[0, 0], work[2, 0], work[1, 0], work[3, :1],
                                 counts)
     input_side_backward(x, HS, W_ih, first, T, GATES[first:], dW_ih, dW_hh, db, dx, 0.0)

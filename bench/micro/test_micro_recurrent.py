@@ -55,7 +55,7 @@ def lstm_case(rng: np.random.Generator, dtype: str) -> tuple:
     grads = (empty(N, 4 * N), empty(N, 4 * N), empty(4 * N), empty(N, O), empty(O))
     dx, dh0, dc0 = empty(1, B, N), empty(B, N), empty(B, N)
     norms, cnorms, wnorms = np.empty(1), np.empty(1), np.empty(2)
-    work, work_g = empty(4, 1, B, N), empty(1, B, 4 * N)
+    work, work_g, W_hhT = empty(4, 1, B, N), empty(1, B, 4 * N), empty(4 * N, N)
     saved_gates = empty(1, B, 4 * N)
 
     def forward():
@@ -65,7 +65,7 @@ def lstm_case(rng: np.random.Generator, dtype: str) -> tuple:
     def backward():
         GATES[...] = saved_gates
         lstm_backward(x, W_ih, W_hh, W_hy, 0, HS, CS, GATES, TC, dy_hat, *grads, dx, dh0, dc0,
-                      norms, cnorms, wnorms, work, work_g)
+                      norms, cnorms, wnorms, work, work_g, W_hhT)
 
     return forward, backward, grads
 

@@ -105,7 +105,8 @@ def recurrent_workspace(cell: str, hidden: int, dtype, T: int, B: int, slots: in
             ws = {"HS": np.empty((T + 1, B, H), dtype), "CS": np.empty((T + 1, B, H), dtype),
                   "GATES": np.empty((T, B, 4 * H), dtype), "TC": np.empty((T, B, H), dtype),
                   "work": np.empty((4, slots, B, H), dtype),
-                  "work_g": np.empty((slots, B, 4 * H), dtype)}
+                  "work_g": np.empty((slots, B, 4 * H), dtype),
+                  "W_hhT": np.empty((4 * H, H), dtype)}
         cache[key] = ws
     return ws
 
@@ -169,7 +170,7 @@ def _run_recurrent(call: RecurrentCall, cache: dict) -> Gradients:
     lstm_backward(x, p["W_ih"], p["W_hh"], p["W_hy"], call.truncate, ws["HS"], ws["CS"],
                   ws["GATES"], ws["TC"], dy_hat, g["W_ih"], g["W_hh"], g["b"], g["W_hy"],
                   g["b_y"], dx, dh0, dc0, delta_norms, cell_norms, weight_grad_norms,
-                  ws["work"], ws["work_g"], *extra)
+                  ws["work"], ws["work_g"], ws["W_hhT"], *extra)
     return Gradients(loss, g, dx, delta_norms, weight_grad_norms, y_hat, cell_norms, dh0, dc0,
                      counts)
 

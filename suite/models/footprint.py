@@ -81,7 +81,7 @@ def recurrent_bytes(cell: str, in_dim: int, hidden: int, out_dim: int, seq_len: 
         states = 2 * B * H  # h0 (zeros) and dL/dh0
     elif cell == "lstm":
         params = 4 * I * H + 4 * H * H + 4 * H + H * O + O
-        workspace = 2 * (T + 1) * B * H + 5 * T * B * H + 8 * slots * B * H
+        workspace = 2 * (T + 1) * B * H + 5 * T * B * H + 8 * slots * B * H + 4 * H * H
         states = 4 * B * H  # h0, c0 and their gradients
     else:
         raise ValueError(f"unknown cell {cell!r}; valid: rnn, lstm")
