@@ -1,7 +1,5 @@
 """``MLP``: a deep fully connected network over the kernels of ``vgbench.kernels.mlp``."""
 
-from dataclasses import replace
-
 import numpy as np
 
 from vgbench import backends
@@ -101,7 +99,7 @@ class MLP:
         """Validate an input batch x (B, in_dim); return it C-contiguous."""
         return check_array("x", x, self.dtype, (None, self.in_dim))
 
-    def prepare(self, x, y, *, cotangent=None) -> MLPCall:
+    def prepare(self, x, y, *, cotangent=None, count_subnormal: bool = False) -> MLPCall:
         """Validate x (B, I) and y (B, O) (or the cotangent) into a backend call."""
         x = self.check_x(x)
         B = x.shape[0]
@@ -112,7 +110,7 @@ class MLP:
         else:
             y = check_array("y", y, self.dtype, (B, self.out_dim))
         return MLPCall(self.act_code, self.residual, self.batchnorm, self._packed, x, y,
-                       cotangent)
+                       cotangent, count_subnormal=count_subnormal)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Readout y_hat (B, O) for input x (B, I) (CPU kernels)."""
@@ -156,7 +154,7 @@ class MLP:
             (``GradResult.subnormal_counts``; CPU backend).
         """
         run = backends.get(backend).run
-        call = replace(self.prepare(x, y, cotangent=cotangent), count_subnormal=count_subnormal)
+        call = self.prepare(x, y, cotangent=cotangent, count_subnormal=count_subnormal)
         g = run(call, self.workspaces)
         return GradResult(loss=g.loss, grads=self.name_params(g.grads), grad_input=g.dx,
                           delta_norms=g.delta_norms, weight_grad_norms=g.weight_grad_norms,
