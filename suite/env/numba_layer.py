@@ -6,7 +6,7 @@ the BLAS library's), but two helpers start that pool: the denormal-mode writer
 probe.  Numba's default layer without TBB is "omp", a second GNU OpenMP runtime beside
 PyTorch's bundled one; once it had run, PyTorch's 2-thread ``nn.RNN`` in the same process
 ran 2.6-5.3x slower (it stays slower with ``OMP_WAIT_POLICY=PASSIVE``; docs/performance.md,
-entry 11), so every 2-thread ratio against PyTorch was inflated.  The workqueue layer's
+entry 11), which inflated 2-thread ratios against it.  The workqueue layer's
 threads sleep on a condition variable and disturb nobody.  Its one limit, parallel
 kernels launched from several Python threads at once, does not arise: the helpers run in
 the calling thread, and a Dask worker runs one task at a time.

@@ -7,8 +7,6 @@ targets (T, B, out_dim), per-step MSE losses summed), and support truncated BPTT
 c_{s-k}) were detached).  Re-exported by ``vgbench.models``.
 """
 
-from dataclasses import replace
-
 import numpy as np
 
 from vgbench import backends
@@ -70,7 +68,8 @@ class _Recurrent:
         return check_array(name, state, self.dtype, (batch, self.hidden))
 
     def prepare(self, x, y, truncate: int | None = None, loss_at: str = "last", *,
-                h0=None, c0=None, cotangent=None) -> RecurrentCall:
+                h0=None, c0=None, cotangent=None,
+                count_subnormal: bool = False) -> RecurrentCall:
         """Validate x (T, B, I), the targets or cotangent, truncate, loss_at and the
         initial states into a backend call (targets reshaped to (S, B, O))."""
         check_choice("loss_at", loss_at, LOSS_AT)
@@ -94,7 +93,7 @@ class _Recurrent:
         c0 = self.check_state("c0", c0, B) if self.cell == "lstm" else None
         return RecurrentCall(self.cell, self.act_code, self.params, x, y, cotangent,
                              truncate or 0, h0, c0, self.out_dim, every, leak=self.leak,
-                             skip=self.skip)
+                             skip=self.skip, count_subnormal=count_subnormal)
 
     @property
     def caches(self) -> tuple:
@@ -141,8 +140,8 @@ class _Recurrent:
             dL/dc_t) (``GradResult.subnormal_counts``; CPU backend).
         """
         run = backends.get(backend).run
-        call = self.prepare(x, y, truncate, loss_at, h0=h0, c0=c0, cotangent=cotangent)
-        call = replace(call, count_subnormal=count_subnormal)
+        call = self.prepare(x, y, truncate, loss_at, h0=h0, c0=c0, cotangent=cotangent,
+                            count_subnormal=count_subnormal)
         g = run(call, self.workspaces)
         return GradResult(loss=g.loss, grads=g.grads, grad_input=g.dx,
                           delta_norms=g.delta_norms, weight_grad_norms=g.weight_grad_norms,
